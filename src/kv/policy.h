@@ -1,0 +1,121 @@
+// The contract between the engine and a KV eviction policy.
+//
+// The engine owns the forward pass; a policy watches it through hooks and edits the
+// KvCache (retain/remove + its own per-slot channels). Per forward call the engine does:
+//
+//   policy.begin_forward(info)
+//   for each layer l:
+//     q, k, v = projections (+ q/k norm, RoPE)              q: [n_tokens][n_heads][head_dim]
+//     policy.on_queries(l, q, n_tokens)                      post-RoPE queries
+//     cache.append(l, n_tokens, k, v, pos)
+//     policy.on_append(l, n_tokens)                          the new tokens are each head's last n_tokens slots
+//     attention over the cache (the pre-eviction cache: eviction never changes this step)
+//     policy.on_attention(l, stats)                          only what needs() asked for
+//   policy.end_forward(info)                                 the policy decides and evicts here
+//
+// A prompt may arrive in several prefill chunks (each a forward with is_prefill = true);
+// the engine then calls end_prefill() once. Decode steps are numbered t = 1, 2, ... (the
+// first decode step has t = 1, as in the released LazyEviction code).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kv/kv_cache.h"
+
+namespace tc {
+
+// What a policy needs the attention kernels to produce.
+struct AttentionNeeds {
+  // Probabilities of the current (last) query over the live slots, every decode step.
+  bool current_probs = false;
+  // Per-slot sum of probabilities over every query of the forward call (prefill and decode).
+  bool prob_colsum = false;
+  // The last `query_window` post-RoPE queries are kept by the policy itself from on_queries;
+  // listed here for reporting only.
+  int query_window = 0;
+};
+
+// Attention statistics of one layer, indexed by query head h and slot s of store head
+// cache.store_head_of_query(h). Pointers are null unless requested through needs().
+struct AttentionStats {
+  int layer = 0;
+  int n_heads = 0;
+  int stride = 0;                // floats between heads: probs[h * stride + s]
+  const float* probs = nullptr;  // current query's softmax, s < cache.size(layer, store_head(h))
+  const float* colsum = nullptr; // sum over this call's queries of their softmax
+};
+
+struct ForwardInfo {
+  bool is_prefill = false;
+  int n_tokens = 0;         // tokens in this call
+  int64_t step = 0;         // decode step t >= 1; 0 for prefill chunks
+  int64_t first_pos = 0;    // position of the first token of this call
+  int64_t total_tokens = 0; // tokens processed including this call (prompt + generated)
+};
+
+// Everything a user sets on the command line or in a request.
+struct PolicySpec {
+  std::string name = "full";
+  int budget = 0;   // tokens kept per (layer, store head) after an eviction; 0 = unbounded (full)
+  int window = -1;  // recent window / observation window; -1 = the policy's default
+  uint64_t seed = 0;
+  std::map<std::string, std::string> options;  // --kv-option key=value
+};
+
+// Timing and counters reported by `generate --json` and the benchmarks.
+struct PolicyStats {
+  int64_t evictions = 0;        // eviction events
+  int64_t slots_evicted = 0;    // (layer, head, slot) triples freed
+  double scoring_seconds = 0;   // hooks + scoring + selection + compaction
+};
+
+class KvPolicy {
+ public:
+  virtual ~KvPolicy() = default;
+
+  virtual std::string name() const = 0;
+  virtual AttentionNeeds needs() const = 0;
+  // Layout the cache must use (PerQueryHead for the faithful repeat_kv modes).
+  virtual KvLayout layout() const { return KvLayout::Gqa; }
+  // Slots to allocate per (layer, store head) for a prompt of prompt_tokens and a
+  // generation of up to max_new_tokens: max(prompt, budget) + the policy's overshoot.
+  virtual int capacity_for(int prompt_tokens, int max_new_tokens) const = 0;
+  // The budget in tokens (0 for full).
+  virtual int budget() const = 0;
+
+  // Called once the cache is allocated, before the first token: register channels.
+  virtual void attach(KvCache& cache) = 0;
+  virtual void begin_forward(const ForwardInfo& info) {}
+  virtual void on_queries(int layer, const float* q, int n_tokens) {}
+  virtual void on_append(int layer, int n_tokens) {}
+  virtual void on_attention(const AttentionStats& stats) {}
+  virtual void end_forward(const ForwardInfo& info) {}
+  virtual void end_prefill(const ForwardInfo& info) {}
+
+  virtual const PolicyStats& stats() const = 0;
+};
+
+// Policy registry: name -> description, parameters and factory.
+struct PolicyParam {
+  std::string key;
+  std::string default_value;
+  std::string description;
+};
+
+struct PolicyInfo {
+  std::string name;
+  std::string summary;
+  std::vector<PolicyParam> params;  // accepted --kv-option keys (budget/window are separate flags)
+  std::unique_ptr<KvPolicy> (*make)(const PolicySpec& spec, const KvCacheShape& shape);
+};
+
+const std::vector<PolicyInfo>& policy_registry();
+// Validates the spec (unknown policy, unknown option, budget below the protected set, ...)
+// and builds the policy. Throws tc::Error with a message naming the problem.
+std::unique_ptr<KvPolicy> make_policy(const PolicySpec& spec, const KvCacheShape& shape);
+
+}  // namespace tc
