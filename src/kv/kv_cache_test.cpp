@@ -152,3 +152,19 @@ TC_TEST(kv_cache_f16_and_bf16_rows_round_to_nearest) {
     for (int d = 0; d < 4; ++d) TC_EXPECT_NEAR(out[d], v[d], std::fabs(v[d]) * rel);
   }
 }
+
+#include "kv/policy.h"
+
+TC_TEST(policy_registry_knows_full_and_rejects_unknown_names) {
+  KvCacheShape shape{2, 4, 2, 8};
+  PolicySpec spec;
+  spec.name = "full";
+  auto p = make_policy(spec, shape);
+  TC_EXPECT_EQ(p->name(), std::string("full"));
+  TC_EXPECT_EQ(p->capacity_for(10, 20), 30);
+  spec.name = "no-such-policy";
+  TC_EXPECT_THROWS(make_policy(spec, shape), "unknown KV policy \"no-such-policy\"");
+  spec.name = "full";
+  spec.options["bogus"] = "1";
+  TC_EXPECT_THROWS(make_policy(spec, shape), "has no option \"bogus\"");
+}

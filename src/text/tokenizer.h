@@ -1,0 +1,87 @@
+// Byte-level BPE tokenizer (GPT-2 / Qwen2 / Qwen3 / Llama-3 / SmolLM2 families), loaded from
+// an HF tokenizer.json (+ tokenizer_config.json) or from a GGUF file's tokenizer.ggml.* keys.
+// Exactness against HF `tokenizers` is the contract: same ids for the same text.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tc {
+
+class GgufFile;
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  // A model path: a GGUF file, or a folder holding tokenizer.json (a folder with only the
+  // tokenizer files is enough). Throws tc::Error naming the file and the problem.
+  static std::unique_ptr<Tokenizer> load(const std::string& path);
+  static std::unique_ptr<Tokenizer> from_gguf(const GgufFile& gguf);
+  static std::unique_ptr<Tokenizer> from_hf_folder(const std::string& folder);
+
+  // Text -> ids. Added/special tokens written in the text are recognised when
+  // allow_special is true (as HF does by default). Never adds BOS: see add_bos().
+  virtual std::vector<int32_t> encode(std::string_view text, bool allow_special = true) const = 0;
+  // Ids -> text (invalid UTF-8 from partial byte tokens is kept as raw bytes).
+  virtual std::string decode(const std::vector<int32_t>& ids, bool skip_special = false) const = 0;
+  // The raw bytes a single token stands for.
+  virtual std::string token_bytes(int32_t id) const = 0;
+  // The token's vocabulary string as stored (e.g. "Ġhello").
+  virtual std::string token_string(int32_t id) const = 0;
+  virtual std::optional<int32_t> find_token(std::string_view token_string) const = 0;
+
+  virtual int vocab_size() const = 0;
+  virtual int32_t bos_id() const = 0;            // -1 if none
+  virtual bool add_bos() const = 0;              // prompts start with BOS (per metadata)
+  virtual const std::vector<int32_t>& eos_ids() const = 0;  // tokens that end generation
+  virtual bool is_special(int32_t id) const = 0;
+  // The chat template text shipped with the model (jinja source), empty if none.
+  virtual const std::string& chat_template_source() const = 0;
+};
+
+// Incremental detokenizer for streaming: returns only complete UTF-8 text, holding back
+// the bytes of a character split across tokens.
+class StreamDecoder {
+ public:
+  explicit StreamDecoder(const Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
+  std::string push(int32_t id);  // text now complete (may be empty)
+  std::string flush();           // whatever remains (invalid bytes as U+FFFD)
+
+ private:
+  const Tokenizer& tokenizer_;
+  std::string pending_;
+};
+
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant"
+  std::string content;
+};
+
+struct ChatOptions {
+  bool add_generation_prompt = true;
+  bool enable_thinking = true;  // Qwen3's switch
+};
+
+// Hard-coded renderers for the supported families, chosen from the model's own template.
+class ChatTemplate {
+ public:
+  // Detects the family from the tokenizer's template source; `override_name` (non-empty)
+  // forces one of known_names(). Throws naming the template when it is not supported.
+  static ChatTemplate detect(const Tokenizer& tokenizer, const std::string& override_name = "");
+  static std::vector<std::string> known_names();
+
+  const std::string& name() const { return name_; }
+  // Byte-identical to transformers' apply_chat_template(messages, tokenize=False, ...).
+  std::string render(const std::vector<ChatMessage>& messages, const ChatOptions& options = {}) const;
+
+ private:
+  std::string name_;
+  std::string bos_text_;
+};
+
+}  // namespace tc
