@@ -1,6 +1,18 @@
 // Byte-level BPE tokenizer (GPT-2 / Qwen2 / Qwen3 / Llama-3 / SmolLM2 families), loaded from
 // an HF tokenizer.json (+ tokenizer_config.json) or from a GGUF file's tokenizer.ggml.* keys.
 // Exactness against HF `tokenizers` is the contract: same ids for the same text.
+//
+// Sources of metadata (documented rules):
+// - add_bos(): tokenizer_config.json `add_bos_token` if present, else true when tokenizer.json's
+//   post_processor (TemplateProcessing, possibly inside a Sequence) starts a single sequence with
+//   a special token; GGUF: `tokenizer.ggml.add_bos_token`, defaulting to true for the Llama-3
+//   pre-tokenizers (as llama.cpp) and false otherwise. encode() never adds BOS itself.
+// - eos_ids(): the declared EOS (tokenizer_config.json `eos_token` / GGUF `eos_token_id`), the
+//   ids of generation_config.json `eos_token_id` when the folder has one, GGUF `eot_token_id` /
+//   `eom_token_id`, plus every end-of-turn marker among <|im_end|>, <|eot_id|>, <|eom_id|>,
+//   <|end_of_text|>, <|endoftext|>, <｜end▁of▁sentence｜> that the chat template mentions.
+// - Invalid UTF-8 given to encode() is first replaced by U+FFFD per maximal invalid subpart
+//   (what Python's bytes.decode('utf-8', errors='replace') produces), then encoded.
 #pragma once
 
 #include <cstdint>
@@ -42,18 +54,24 @@ class Tokenizer {
   virtual bool is_special(int32_t id) const = 0;
   // The chat template text shipped with the model (jinja source), empty if none.
   virtual const std::string& chat_template_source() const = 0;
+  // One line for logs: source, sizes, normalizer, pre-tokenizer, bos/eos.
+  virtual std::string describe() const = 0;
 };
 
 // Incremental detokenizer for streaming: returns only complete UTF-8 text, holding back
 // the bytes of a character split across tokens.
 class StreamDecoder {
  public:
-  explicit StreamDecoder(const Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
-  std::string push(int32_t id);  // text now complete (may be empty)
-  std::string flush();           // whatever remains (invalid bytes as U+FFFD)
+  explicit StreamDecoder(const Tokenizer& tokenizer, bool skip_special = false)
+      : tokenizer_(tokenizer), skip_special_(skip_special) {}
+  // Text now complete (may be empty). Bytes that can never become valid UTF-8 are emitted as
+  // U+FFFD right away; an incomplete sequence at the end is held back until the next push.
+  std::string push(int32_t id);
+  std::string flush();  // whatever remains (an unfinished sequence as U+FFFD)
 
  private:
   const Tokenizer& tokenizer_;
+  bool skip_special_ = false;
   std::string pending_;
 };
 
@@ -67,16 +85,28 @@ struct ChatOptions {
   bool enable_thinking = true;  // Qwen3's switch
 };
 
-// Hard-coded renderers for the supported families, chosen from the model's own template.
+// Hard-coded renderers for the supported families, chosen from the model's own template:
+//   qwen3               ChatML + <think> handling (enable_thinking=false adds an empty think)
+//   qwen2.5             ChatML with Qwen's default system prompt
+//   deepseek-r1-distill <｜User｜>/<｜Assistant｜> with a trailing "<think>\n" (Qwen and Llama distills)
+//   llama3              Llama-3 header tokens (the 3.0 template: no date preamble)
+//   smollm2             ChatML with SmolLM's default system prompt
+// Roles: system, user, assistant, and tool where the family's template has it.
 class ChatTemplate {
  public:
   // Detects the family from the tokenizer's template source; `override_name` (non-empty)
   // forces one of known_names(). Throws naming the template when it is not supported.
   static ChatTemplate detect(const Tokenizer& tokenizer, const std::string& override_name = "");
   static std::vector<std::string> known_names();
+  // The family a template source belongs to, or "" when it is not recognised.
+  static std::string detect_name(const std::string& template_source);
+  // A renderer by name (one of known_names()), with the BOS text templates insert.
+  static ChatTemplate by_name(const std::string& name, const std::string& bos_text = "");
 
   const std::string& name() const { return name_; }
   // Byte-identical to transformers' apply_chat_template(messages, tokenize=False, ...).
+  // The text may start with the BOS token's text (llama3, deepseek-r1-distill): encode it
+  // with allow_special and do not add another BOS when it already starts with bos_id().
   std::string render(const std::vector<ChatMessage>& messages, const ChatOptions& options = {}) const;
 
  private:
