@@ -59,17 +59,23 @@ void for_each_jsonl_line(const std::string& path, Fn fn) {
   write_stdout(out);
 }
 
+std::vector<tc::ChatMessage> parse_messages(const tc::Json& list, const std::string& where) {
+  if (!list.is_array()) TC_THROW("%s: expected a JSON array of {\"role\", \"content\"} messages", where.c_str());
+  std::vector<tc::ChatMessage> messages;
+  for (const tc::Json& m : list.as_array()) {
+    const tc::Json* role = m.is_object() ? m.find("role") : nullptr;
+    const tc::Json* content = m.is_object() ? m.find("content") : nullptr;
+    if (!role || !content || !role->is_string() || !content->is_string())
+      TC_THROW("%s: message %zu needs string \"role\" and \"content\"", where.c_str(), messages.size());
+    messages.push_back({role->as_string(), content->as_string()});
+  }
+  return messages;
+}
+
 std::vector<tc::ChatMessage> read_messages(const std::string& path) {
   tc::Json doc = tc::Json::parse_file(path);
   const tc::Json* list = doc.is_object() ? doc.find("messages") : &doc;
-  if (!list || !list->is_array()) TC_THROW("%s: expected a JSON array of {\"role\", \"content\"} messages", path.c_str());
-  std::vector<tc::ChatMessage> messages;
-  for (const tc::Json& m : list->as_array()) {
-    if (!m.is_object() || !m.contains("role") || !m.contains("content"))
-      TC_THROW("%s: message %zu needs \"role\" and \"content\"", path.c_str(), messages.size());
-    messages.push_back({m.at("role").as_string(), m.at("content").as_string()});
-  }
-  return messages;
+  return parse_messages(list ? *list : tc::Json(), path);
 }
 
 std::vector<int32_t> parse_id_list(const std::string& text, const std::string& what) {
@@ -104,15 +110,20 @@ std::vector<int32_t> json_ids(const tc::Json& v, const std::string& what) {
 }  // namespace
 
 TC_COMMAND(tokenize,
-           "--model PATH (--text T | --file F | --jsonl F | --chat MESSAGES.json) [--json] [--no-special] "
-           "[--chat-template NAME] [--no-generation-prompt] [--no-thinking] [--info]",
-           "prints the token ids (and pieces) of a text; --jsonl F: one JSON string per line in, "
-           "one JSON array of ids per line out; --chat renders messages with the model's chat template first") {
+           "--model PATH (--text T | --file F | --jsonl F | --chat MESSAGES.json | --chat-jsonl F) [--json] "
+           "[--no-special] [--pretokenize] [--chat-template NAME] [--no-generation-prompt] [--no-thinking] [--info]",
+           "prints the token ids (and pieces) of a text. --jsonl F: one JSON string per line in, one JSON "
+           "array of ids per line out (--pretokenize: the pre-token strings instead). --chat renders a JSON "
+           "list of {role, content} messages with the model's chat template (or --chat-template NAME) "
+           "first; --chat-jsonl F: one {\"messages\", \"add_generation_prompt\", \"enable_thinking\"} per "
+           "line in, one {\"text\", \"ids\"} per line out") {
   std::string model = args.require("model");
   auto text = args.value("text");
   auto file = args.value("file");
   auto jsonl = args.value("jsonl");
   auto chat = args.value("chat");
+  auto chat_jsonl = args.value("chat-jsonl");
+  bool pretokenize = args.flag("pretokenize");
   bool as_json = args.flag("json");
   bool allow_special = !args.flag("no-special");
   std::string template_name = args.get("chat-template", "");
@@ -121,8 +132,9 @@ TC_COMMAND(tokenize,
   chat_options.enable_thinking = !args.flag("no-thinking");
   bool info = args.flag("info");
   args.finish();
-  int sources = int(bool(text)) + int(bool(file)) + int(bool(jsonl)) + int(bool(chat));
-  if (sources != 1) TC_THROW("tokenize: give exactly one of --text, --file, --jsonl, --chat");
+  int sources = int(bool(text)) + int(bool(file)) + int(bool(jsonl)) + int(bool(chat)) + int(bool(chat_jsonl));
+  if (sources != 1) TC_THROW("tokenize: give exactly one of --text, --file, --jsonl, --chat, --chat-jsonl");
+  if (pretokenize && !jsonl) TC_THROW("tokenize: --pretokenize works with --jsonl");
 
   auto tokenizer = tc::Tokenizer::load(model);
   if (info) std::fprintf(stderr, "%s\n", tokenizer->describe().c_str());
@@ -130,7 +142,24 @@ TC_COMMAND(tokenize,
   if (jsonl) {
     for_each_jsonl_line(*jsonl, [&](const tc::Json& v, size_t line_no) {
       if (!v.is_string()) TC_THROW("%s:%zu: expected a JSON string", jsonl->c_str(), line_no);
-      return ids_json(tokenizer->encode(v.as_string(), allow_special));
+      if (!pretokenize) return ids_json(tokenizer->encode(v.as_string(), allow_special));
+      std::string out = "[";
+      for (const std::string& piece : tokenizer->pre_tokenize(v.as_string())) out += (out.size() > 1 ? "," : "") + quote_text(piece);
+      return out + "]";
+    });
+    return 0;
+  }
+  if (chat_jsonl) {
+    tc::ChatTemplate tmpl = tc::ChatTemplate::detect(*tokenizer, template_name);
+    for_each_jsonl_line(*chat_jsonl, [&](const tc::Json& v, size_t line_no) {
+      std::string where = tc::str_printf("%s:%zu", chat_jsonl->c_str(), line_no);
+      if (!v.is_object()) TC_THROW("%s: expected a JSON object", where.c_str());
+      tc::ChatOptions options = chat_options;
+      options.add_generation_prompt = v.get_bool("add_generation_prompt", options.add_generation_prompt);
+      options.enable_thinking = v.get_bool("enable_thinking", options.enable_thinking);
+      std::string rendered = tmpl.render(parse_messages(v.contains("messages") ? v.at("messages") : tc::Json(), where), options);
+      return "{\"text\":" + quote_text(rendered) + ",\"ids\":" + ids_json(tokenizer->encode(rendered, allow_special)) +
+             ",\"chat_template\":" + tc::json_quote(tmpl.name()) + "}";
     });
     return 0;
   }

@@ -184,6 +184,22 @@ void BpeTokenizer::encode_plain(std::string_view text, std::vector<int32_t>& out
   for (std::string_view w : words) model_.encode_word(w, out);
 }
 
+std::vector<std::string> BpeTokenizer::pre_tokenize(std::string_view text) const {
+  std::string sanitized;
+  if (!utf8_is_valid(text)) {
+    sanitized = utf8_sanitize(text);
+    text = sanitized;
+  }
+  std::vector<std::string_view> words;
+  std::deque<std::string> arena;
+  if (pre_tokenizer_.steps().empty()) {
+    if (!text.empty()) words.push_back(text);
+  } else {
+    pre_tokenizer_.split(text, words, arena);
+  }
+  return std::vector<std::string>(words.begin(), words.end());
+}
+
 std::vector<int32_t> BpeTokenizer::encode(std::string_view text, bool allow_special) const {
   // Invalid UTF-8 is replaced by U+FFFD first (as Python's errors='replace' decoding).
   std::string sanitized;

@@ -56,6 +56,7 @@ class BpeTokenizer final : public Tokenizer {
   explicit BpeTokenizer(BpeTokenizerSpec spec);
 
   std::vector<int32_t> encode(std::string_view text, bool allow_special = true) const override;
+  std::vector<std::string> pre_tokenize(std::string_view text) const override;
   std::string decode(const std::vector<int32_t>& ids, bool skip_special = false) const override;
   std::string token_bytes(int32_t id) const override;
   std::string token_string(int32_t id) const override;

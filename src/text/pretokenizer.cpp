@@ -148,13 +148,13 @@ void split_digits(std::string_view text, bool individual, std::vector<std::strin
   size_t start = 0;
   for (size_t i = 0; i < text.size();) {
     Utf8Char c = utf8_decode(text, i);
-    if (unicode_is_number(c.cp)) {
+    if (unicode_is_numeric_rust(c.cp)) {
       if (start < i) out.push_back(text.substr(start, i - start));
       size_t j = i + c.len;
       if (!individual) {
         while (j < text.size()) {
           Utf8Char d = utf8_decode(text, j);
-          if (!unicode_is_number(d.cp)) break;
+          if (!unicode_is_numeric_rust(d.cp)) break;
           j += d.len;
         }
       }

@@ -39,6 +39,9 @@ class Tokenizer {
   // Text -> ids. Added/special tokens written in the text are recognised when
   // allow_special is true (as HF does by default). Never adds BOS: see add_bos().
   virtual std::vector<int32_t> encode(std::string_view text, bool allow_special = true) const = 0;
+  // The pre-tokens (raw bytes) the pre-tokenizer splits `text` into, without normalization or
+  // added-token matching: what BPE merges never cross. For inspection and tests.
+  virtual std::vector<std::string> pre_tokenize(std::string_view text) const = 0;
   // Ids -> text (invalid UTF-8 from partial byte tokens is kept as raw bytes).
   virtual std::string decode(const std::vector<int32_t>& ids, bool skip_special = false) const = 0;
   // The raw bytes a single token stands for.

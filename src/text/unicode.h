@@ -26,6 +26,12 @@ inline bool unicode_is_number(uint32_t cp) {  // \p{N}
   auto c = unicode_category(cp);
   return c >= UnicodeCategory::Nd && c <= UnicodeCategory::No;
 }
+// Rust's char::is_numeric, used by HF's Digits pre-tokenizer: \p{N} of Unicode 17.0 (the
+// numerics Unicode 17.0 added on top of the 16.0 table, U+11DE0..U+11DE9 and U+16FF4..U+16FF6,
+// are listed by hand; found by probing HF's Digits over every code point).
+inline bool unicode_is_numeric_rust(uint32_t cp) {
+  return unicode_is_number(cp) || (cp >= 0x11DE0 && cp <= 0x11DE9) || (cp >= 0x16FF4 && cp <= 0x16FF6);
+}
 // The regex class \s of HF tokenizers' engine = the White_Space property (checked against it).
 bool unicode_is_whitespace(uint32_t cp);
 // Python's str.isspace() set, used by str.strip() in chat templates (adds U+001C..U+001F).
