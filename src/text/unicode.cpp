@@ -132,13 +132,18 @@ constexpr uint32_t kHangulLCount = 19, kHangulVCount = 21, kHangulTCount = 28;
 constexpr uint32_t kHangulNCount = kHangulVCount * kHangulTCount;
 constexpr uint32_t kHangulSCount = kHangulLCount * kHangulNCount;
 
-// Code points that may change under NFC or affect a neighbour: non-zero combining class,
-// a canonical decomposition, or the second half of a composition (incl. Hangul V/T jamo).
+// Code points that may change under NFC or affect a neighbour (NFC_Quick_Check No or Maybe,
+// plus non-zero combining classes, which reordering moves): a canonical decomposition that
+// does not recompose (singletons, exclusions), or the second half of a composition (incl.
+// Hangul V/T jamo). A primary composite such as U+00E9 on its own is already NFC.
 const std::vector<bool>& nfc_maybe_table() {
   static const std::vector<bool> table = [] {
-    std::vector<bool> t(0x110000, false);
+    std::vector<bool> t(0x110000, false), composite(0x110000, false);
+    for (size_t i = 0; i < ud::kCompositionCount; ++i) composite[ud::kCompositions[i].composite] = true;
     for (size_t i = 0; i < ud::kCombiningClassCount; ++i) t[ud::kCombiningClasses[i].cp] = true;
-    for (size_t i = 0; i < ud::kDecompositionCount; ++i) t[ud::kDecompositions[i].cp] = true;
+    for (size_t i = 0; i < ud::kDecompositionCount; ++i) {
+      if (!composite[ud::kDecompositions[i].cp]) t[ud::kDecompositions[i].cp] = true;
+    }
     for (size_t i = 0; i < ud::kCompositionCount; ++i) t[ud::kCompositions[i].second] = true;
     for (uint32_t cp = kHangulVBase; cp < kHangulVBase + kHangulVCount; ++cp) t[cp] = true;
     for (uint32_t cp = kHangulTBase + 1; cp < kHangulTBase + kHangulTCount; ++cp) t[cp] = true;
