@@ -10,16 +10,19 @@ namespace tc {
 
 namespace {
 
+constexpr uint32_t kByteLevelCharLimit = 256 + 68;  // the 68 non-printable bytes follow U+00FF
+
 struct ByteLevelTables {
   uint32_t byte_to_char[256];
-  std::unordered_map<uint32_t, uint8_t> char_to_byte;
+  int16_t char_to_byte[kByteLevelCharLimit];  // -1 where the character stands for no byte
   ByteLevelTables() {
     // Printable bytes stand for themselves; the rest are shifted to U+0100 onwards, in order.
     uint32_t next = 256;
+    for (uint32_t c = 0; c < kByteLevelCharLimit; ++c) char_to_byte[c] = -1;
     for (int b = 0; b < 256; ++b) {
       bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
       byte_to_char[b] = printable ? uint32_t(b) : next++;
-      char_to_byte[byte_to_char[b]] = uint8_t(b);
+      char_to_byte[byte_to_char[b]] = int16_t(b);
     }
   }
 };
@@ -42,9 +45,7 @@ uint64_t mix(uint64_t x) {
 uint32_t byte_level_char(uint8_t byte) { return byte_level_tables().byte_to_char[byte]; }
 
 int byte_level_byte(uint32_t cp) {
-  const auto& m = byte_level_tables().char_to_byte;
-  auto it = m.find(cp);
-  return it == m.end() ? -1 : it->second;
+  return cp < kByteLevelCharLimit ? byte_level_tables().char_to_byte[cp] : -1;
 }
 
 std::string byte_level_encode(std::string_view bytes) {
@@ -67,11 +68,8 @@ bool byte_level_decode(std::string_view text, std::string& out) {
 
 BpeModel::BpeModel(const std::vector<std::string>& token_bytes, const std::vector<Merge>& merges,
                    bool ignore_merges)
-    : ignore_merges_(ignore_merges) {
-  bytes_to_id_.reserve(token_bytes.size());
-  for (size_t id = 0; id < token_bytes.size(); ++id) {
-    if (!token_bytes[id].empty()) bytes_to_id_.emplace(token_bytes[id], int32_t(id));
-  }
+    : token_bytes_(token_bytes), ignore_merges_(ignore_merges) {
+  bytes_to_id_.build(token_bytes_.data(), token_bytes_.size());
   for (int b = 0; b < 256; ++b) byte_token_[b] = find_bytes(std::string(1, char(b)));
   size_t capacity = 16;
   while (capacity < merges.size() * 2) capacity *= 2;
@@ -90,10 +88,7 @@ BpeModel::BpeModel(const std::vector<std::string>& token_bytes, const std::vecto
   }
 }
 
-int32_t BpeModel::find_bytes(std::string_view bytes) const {
-  auto it = bytes_to_id_.find(std::string(bytes));
-  return it == bytes_to_id_.end() ? -1 : it->second;
-}
+int32_t BpeModel::find_bytes(std::string_view bytes) const { return bytes_to_id_.find(bytes); }
 
 const BpeModel::MergeSlot* BpeModel::find_merge(int32_t left, int32_t right) const {
   uint64_t key = merge_key(left, right);

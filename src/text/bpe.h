@@ -6,9 +6,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "text/string_id_map.h"
 
 namespace tc {
 
@@ -33,6 +34,11 @@ class BpeModel {
     int32_t left, right, result;
   };
   BpeModel(const std::vector<std::string>& token_bytes, const std::vector<Merge>& merges, bool ignore_merges);
+  // Movable, not copyable: the lookup map views the strings of token_bytes_.
+  BpeModel(BpeModel&&) = default;
+  BpeModel& operator=(BpeModel&&) = default;
+  BpeModel(const BpeModel&) = delete;
+  BpeModel& operator=(const BpeModel&) = delete;
 
   // Appends the ids of one pre-token (raw bytes) to `out`.
   void encode_word(std::string_view word, std::vector<int32_t>& out) const;
@@ -47,7 +53,8 @@ class BpeModel {
   };
   const MergeSlot* find_merge(int32_t left, int32_t right) const;
 
-  std::unordered_map<std::string, int32_t> bytes_to_id_;
+  std::vector<std::string> token_bytes_;  // [n_tokens] raw bytes (the keys of bytes_to_id_)
+  StringIdMap bytes_to_id_;
   int32_t byte_token_[256];       // id of the single-byte token, -1 if the vocabulary lacks it
   std::vector<MergeSlot> merges_;  // open addressing, power-of-two capacity
   uint64_t merge_mask_ = 0;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <deque>
-#include <unordered_map>
 
 #include "text/unicode.h"
 #include "util/error.h"
@@ -90,29 +89,30 @@ BpeTokenizer::BpeTokenizer(BpeTokenizerSpec spec)
       n_merges_(spec.merges.size()) {
   const char* src = source_.c_str();
   // The BPE model sees only the model vocabulary, as raw bytes.
-  std::vector<std::string> model_bytes(spec.vocab.size());
-  std::unordered_map<std::string, int32_t>& index = vocab_index_;
-  index.reserve(spec.vocab.size());
-  for (size_t id = 0; id < spec.vocab.size(); ++id) {
-    const std::string& s = spec.vocab[id];
-    if (s.empty()) continue;
-    if (!byte_level_decode(s, model_bytes[id])) model_bytes[id] = s;  // HF keeps such tokens raw
-    index.emplace(s, int32_t(id));
+  model_vocab_ = std::move(spec.vocab);
+  std::vector<std::string> model_bytes(model_vocab_.size());
+  for (size_t id = 0; id < model_vocab_.size(); ++id) {
+    const std::string& s = model_vocab_[id];
+    if (!s.empty() && !byte_level_decode(s, model_bytes[id])) model_bytes[id] = s;  // HF keeps such tokens raw
   }
+  vocab_index_.build(model_vocab_.data(), model_vocab_.size());
   std::vector<BpeModel::Merge> merges;
   merges.reserve(spec.merges.size());
+  std::string joined;
   for (size_t rank = 0; rank < spec.merges.size(); ++rank) {
     const auto& [a, b] = spec.merges[rank];
-    auto ia = index.find(a), ib = index.find(b), ic = index.find(a + b);
-    const std::string* missing = ia == index.end() ? &a : ib == index.end() ? &b : nullptr;
+    int32_t ia = vocab_index_.find(a), ib = vocab_index_.find(b);
+    const std::string* missing = ia < 0 ? &a : ib < 0 ? &b : nullptr;
     if (missing) TC_THROW("%s: merge %zu '%s %s': token '%s' is not in the vocabulary", src, rank, a.c_str(), b.c_str(), missing->c_str());
-    if (ic == index.end()) TC_THROW("%s: merge %zu '%s %s': the merged token '%s%s' is not in the vocabulary", src, rank, a.c_str(), b.c_str(), a.c_str(), b.c_str());
-    merges.push_back({ia->second, ib->second, ic->second});
+    joined.assign(a).append(b);
+    int32_t ic = vocab_index_.find(joined);
+    if (ic < 0) TC_THROW("%s: merge %zu '%s %s': the merged token '%s' is not in the vocabulary", src, rank, a.c_str(), b.c_str(), joined.c_str());
+    merges.push_back({ia, ib, ic});
   }
   model_ = BpeModel(model_bytes, merges, spec.ignore_merges);
   pre_tokenizer_ = PreTokenizer(std::move(spec.pre_steps));
 
-  vocab_ = std::move(spec.vocab);
+  vocab_ = model_vocab_;
   token_bytes_ = std::move(model_bytes);
   int32_t max_id = int32_t(vocab_.size()) - 1;
   for (const AddedToken& t : added_) {
@@ -265,8 +265,8 @@ std::optional<int32_t> BpeTokenizer::find_token(std::string_view token_string) c
   for (const AddedToken& t : added_) {
     if (t.content == token_string) return t.id;
   }
-  auto it = vocab_index_.find(std::string(token_string));
-  if (it != vocab_index_.end()) return it->second;
+  int32_t id = vocab_index_.find(token_string);
+  if (id >= 0) return id;
   return std::nullopt;
 }
 

@@ -7,11 +7,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "text/bpe.h"
 #include "text/pretokenizer.h"
+#include "text/string_id_map.h"
 #include "text/tokenizer.h"
 
 namespace tc {
@@ -93,8 +93,9 @@ class BpeTokenizer final : public Tokenizer {
   void check_id(int32_t id) const;
 
   std::string source_;
-  std::vector<std::string> vocab_;        // [n_vocab] stored strings
-  std::unordered_map<std::string, int32_t> vocab_index_;  // model vocabulary string -> id
+  std::vector<std::string> model_vocab_;  // [n_model] the BPE vocabulary's strings (index keys)
+  StringIdMap vocab_index_;               // model vocabulary string -> id
+  std::vector<std::string> vocab_;        // [n_vocab] stored strings, added tokens included
   std::vector<std::string> token_bytes_;  // [n_vocab] raw bytes
   std::vector<int8_t> special_;           // [n_vocab] 1 for special added tokens
   std::vector<AddedToken> added_;
