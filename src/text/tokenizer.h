@@ -13,6 +13,15 @@
 //   <|end_of_text|>, <|endoftext|>, <｜end▁of▁sentence｜> that the chat template mentions.
 // - Invalid UTF-8 given to encode() is first replaced by U+FFFD per maximal invalid subpart
 //   (what Python's bytes.decode('utf-8', errors='replace') produces), then encoded.
+//
+// Supported tokenizer.json pieces: model BPE (byte-level vocabulary, ignore_merges); normalizer
+// NFC (or none); pre-tokenizers ByteLevel(add_prefix_space, use_regex), Split(GPT-2 / Qwen2 /
+// Llama-3 regex, Isolated), Digits, Sequence; decoder ByteLevel. Anything else is an error that
+// names it. Unicode data follows HF tokenizers 0.23: regex categories Unicode 16.0, Digits'
+// numerics 17.0, NFC 9.0 (tools/gen_unicode_tables.py). Known gaps: single_word added tokens
+// test word characters as \p{L}|\p{N} (HF: Rust's Alphabetic|Numeric, which also counts a few
+// combining marks); decode() keeps partial UTF-8 as raw bytes where HF replaces it by U+FFFD
+// (use StreamDecoder or utf8_sanitize for display).
 #pragma once
 
 #include <cstdint>
@@ -94,7 +103,9 @@ struct ChatOptions {
 //   deepseek-r1-distill <｜User｜>/<｜Assistant｜> with a trailing "<think>\n" (Qwen and Llama distills)
 //   llama3              Llama-3 header tokens (the 3.0 template: no date preamble)
 //   smollm2             ChatML with SmolLM's default system prompt
-// Roles: system, user, assistant, and tool where the family's template has it.
+// Roles: system, user, assistant, and tool where the family's template has it (plain string
+// contents: no tool_calls or reasoning_content fields). Llama-3.1+ templates (dated system
+// preamble, tools) are not transcribed: detect() refuses them by name; "llama3" forces 3.0.
 class ChatTemplate {
  public:
   // Detects the family from the tokenizer's template source; `override_name` (non-empty)

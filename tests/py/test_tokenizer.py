@@ -48,8 +48,10 @@ def assert_same_ids(strings, ours, ref, hf, label):
 
 
 @pytest.fixture(params=["qwen3", "llama3", "smollm2"])
-def real_tokenizer(request, smollm2_oracle):
-    model, hf = tokenizer_under_test(request.param, smollm2_oracle)
+def real_tokenizer(request):
+    # The SmolLM2 oracle (a transformers GGUF conversion, ~10 s) is built only when needed.
+    oracle = request.getfixturevalue("smollm2_oracle") if request.param == "smollm2" else None
+    model, hf = tokenizer_under_test(request.param, oracle)
     return request.param, model, hf
 
 

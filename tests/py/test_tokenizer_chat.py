@@ -137,6 +137,12 @@ def test_unsupported_template_is_named_and_overridable(families, tc_bin, tmp_pat
     assert "unsupported chat template" in p.stderr and "[{{ m.role }}]" in p.stderr and "qwen3" in p.stderr
     p = run_tc(tc_bin, "tokenize", "--model", folder, "--chat", msgs, "--chat-template", "qwen2.5", "--json")
     assert json.loads(p.stdout)["text"].startswith("<|im_start|>system\nYou are terse.<|im_end|>")
+    # Llama-3.1+ templates (dated system preamble, tools) are recognised as not transcribed.
+    llama31 = make_folder(tmp_path / "llama31", qwen3 / "tokenizer.json", {"chat_template": (
+        "{{- bos_token }}{{- '<|start_header_id|>system<|end_header_id|>\\n\\n' }}"
+        "{{- 'Cutting Knowledge Date: December 2023\\n' }}{{- '<|eot_id|>' }}")})
+    p = run_tc(tc_bin, "tokenize", "--model", llama31, "--chat", msgs, check=False)
+    assert p.returncode == 1 and "unsupported chat template" in p.stderr
     p = run_tc(tc_bin, "tokenize", "--model", folder, "--chat", msgs, "--chat-template", "vicuna", check=False)
     assert p.returncode == 1 and "unknown chat template 'vicuna'" in p.stderr and "deepseek-r1-distill" in p.stderr
 
