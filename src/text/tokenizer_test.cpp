@@ -8,6 +8,8 @@
 #include "text/tokenizer.h"
 #include "util/error.h"
 #include "util/json.h"
+#include "text/unicode.h"
+#include "util/rng.h"
 #include "util/testing.h"
 
 namespace tc {
@@ -132,7 +134,40 @@ TC_TEST(tokenizer_real_qwen3_ids) {
   TC_EXPECT_EQ(t->encode("<|im_start|>x"), (std::vector<int32_t>{151644, 87}));
   TC_EXPECT_EQ(t->eos_ids(), (std::vector<int32_t>{151645}));
   TC_EXPECT(!t->add_bos());
-  TC_EXPECT_EQ(ChatTemplate::detect(*t).name(), std::string("qwen3"));
+  ChatTemplate chat = ChatTemplate::detect(*t);
+  TC_EXPECT_EQ(chat.name(), std::string("qwen3"));
+}
+
+}  // namespace tc
+
+namespace tc {
+
+TC_TEST(tokenizer_random_bytes_round_trip_and_stream) {
+  // Invariants on random byte strings (valid and invalid UTF-8): encoding never fails, decoding
+  // gives back the text with invalid sequences replaced, and the streaming decoder's pieces
+  // are valid UTF-8 that concatenate to the same text.
+  auto t = Tokenizer::from_hf_folder(write_tiny_tokenizer({"ab", "abc"}, {"a b", "ab c"}, false));
+  Rng rng(7);
+  const char alphabet[] = {'a', 'b', 'c', ' ', '\n', '\t', '\'', '1', '<', '\xC3', '\xA9', '\xE2', '\x82', '\xAC',
+                           '\xF0', '\x9F', '\x98', '\x80', '\xFF', '\xED', '\xA0'};
+  for (int iter = 0; iter < 2000; ++iter) {
+    std::string s;
+    size_t n = rng.below(40);
+    for (size_t k = 0; k < n; ++k) s += alphabet[rng.below(sizeof alphabet)];
+    if (rng.below(4) == 0) s += "<tok>";
+    std::vector<int32_t> ids = t->encode(s);
+    std::string clean = utf8_sanitize(s);
+    TC_EXPECT_EQ(t->decode(ids), clean);
+    StreamDecoder d(*t);
+    std::string streamed;
+    for (int32_t id : ids) {
+      std::string piece = d.push(id);
+      TC_EXPECT(utf8_is_valid(piece));
+      streamed += piece;
+    }
+    streamed += d.flush();
+    TC_EXPECT_EQ(streamed, clean);
+  }
 }
 
 }  // namespace tc
