@@ -10,7 +10,8 @@ import pytest
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from conftest import ASSETS, require, run_tc
-from tokenizer_cases import (generate_strings, invalid_utf8_samples, run_jsonl, smollm2_oracle_json)
+from tokenizer_cases import (generate_strings, gguf_tokenizer_fields, invalid_utf8_samples, run_jsonl,
+                             smollm2_oracle_json)
 
 N_STRINGS = 2200
 QWEN2_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
@@ -170,16 +171,7 @@ def test_smollm2_oracle_is_faithful(smollm2_gguf, smollm2_oracle):
     """The transformers-built oracle holds exactly the GGUF's vocabulary, merges and control
     tokens (read with the gguf package), and SmolLM2's vocabulary never joins a digit to
     anything (consistent with the Digits(individual_digits) step restored in the oracle)."""
-    import gguf
-    reader = gguf.GGUFReader(str(smollm2_gguf))
-
-    def strings(key):
-        f = reader.fields[key]
-        return [bytes(f.parts[i]).decode("utf-8") for i in f.data]
-
-    tokens, merges = strings("tokenizer.ggml.tokens"), strings("tokenizer.ggml.merges")
-    f = reader.fields["tokenizer.ggml.token_type"]
-    types = [int(f.parts[i][0]) for i in f.data]
+    tokens, merges, types, _ = gguf_tokenizer_fields(smollm2_gguf)
     data = json.loads((smollm2_oracle / "tokenizer.json").read_text())
     vocab = data["model"]["vocab"]
     assert len(vocab) == len(tokens) and all(vocab[t] == i for i, t in enumerate(tokens))

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from conftest import ASSETS, REPO, require, run_tc
-from tokenizer_cases import run_jsonl
+from tokenizer_cases import gguf_tokenizer_fields, run_jsonl
 
 TEMPLATES = REPO / "tests" / "data" / "chat_templates"
 DS_BOS, DS_EOS = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"
@@ -39,20 +39,21 @@ OPTIONS = [(g, t) for g in (True, False) for t in (True, False)]
 
 def make_folder(dst, tokenizer_json, config, extra_added=()):
     dst.mkdir(parents=True, exist_ok=True)
+    (dst / "tokenizer_config.json").write_text(json.dumps(config, ensure_ascii=False))
+    if not extra_added:
+        shutil.copy(tokenizer_json, dst / "tokenizer.json")
+        return dst
     data = json.loads(tokenizer_json.read_text())
     next_id = max(max(data["model"]["vocab"].values()), max(a["id"] for a in data["added_tokens"])) + 1
     for k, content in enumerate(extra_added):
         data["added_tokens"].append({"id": next_id + k, "content": content, "single_word": False, "lstrip": False,
                                      "rstrip": False, "normalized": False, "special": True})
     (dst / "tokenizer.json").write_text(json.dumps(data, ensure_ascii=False))
-    (dst / "tokenizer_config.json").write_text(json.dumps(config, ensure_ascii=False))
     return dst
 
 
 def smollm2_template(gguf_path):
-    import gguf
-    field = gguf.GGUFReader(str(gguf_path)).fields["tokenizer.chat_template"]
-    return bytes(field.parts[field.data[0]]).decode("utf-8")
+    return gguf_tokenizer_fields(gguf_path)[3]
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ spaces/tabs/newlines and Unicode whitespace, contractions in any case, special-t
 (exact, partial, adjacent), text that NFC changes (decomposed letters, shuffled combining
 marks, Hangul jamo, singletons, exclusions) and random code points.
 """
+import functools
 import json
 import random
 import unicodedata
@@ -164,6 +165,22 @@ def run_jsonl(tc_bin, model, values, tmp_path, name, *extra, command="tokenize",
                           capture_output=True, timeout=600)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-3000:]
     return [json.loads(line) for line in proc.stdout.decode("utf-8").split("\n") if line]
+
+
+@functools.lru_cache(maxsize=None)
+def gguf_tokenizer_fields(gguf_path):
+    """(tokens, merges, token types, chat template) of a GGUF file, read with the gguf package."""
+    import gguf
+    reader = gguf.GGUFReader(str(gguf_path))
+
+    def strings(key):
+        f = reader.fields[key]
+        return [bytes(f.parts[i]).decode("utf-8") for i in f.data]
+
+    f = reader.fields["tokenizer.ggml.token_type"]
+    types = [int(f.parts[i][0]) for i in f.data]
+    return (strings("tokenizer.ggml.tokens"), strings("tokenizer.ggml.merges"), types,
+            strings("tokenizer.chat_template")[0])
 
 
 def smollm2_oracle_json(gguf_path):
