@@ -7,6 +7,17 @@
 
 namespace tc::cli {
 
+namespace {
+int parse_int_option(const Args& args, const char* name, const std::string& text) {
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno == ERANGE || v < INT32_MIN || v > INT32_MAX)
+    TC_THROW("%s: --%s expects an integer, got \"%s\"", args.command().c_str(), name, text.c_str());
+  return int(v);
+}
+}  // namespace
+
 SamplingOptions read_sampling_options(Args& args) {
   SamplingOptions s;
   s.temperature = float(args.get_double("temp", 0.0));
@@ -25,8 +36,8 @@ KvOptions read_kv_options(Args& args, const char* default_dtype) {
   kv.policy = args.get("kv-policy", "full");
   auto budget = args.value("kv-budget");
   auto window = args.value("kv-window");
-  kv.budget = args.get_int("kv-budget", 0);
-  kv.window = args.get_int("kv-window", -1);
+  if (budget) kv.budget = parse_int_option(args, "kv-budget", *budget);
+  if (window) kv.window = parse_int_option(args, "kv-window", *window);
   TC_CHECK_ARG(kv.budget >= 0, "%s: --kv-budget must be >= 0, got %d", args.command().c_str(), kv.budget);
   kv.seed = uint64_t(args.get_int64("kv-seed", 0));
   for (const std::string& kv_text : args.values("kv-option")) {
