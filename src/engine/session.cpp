@@ -22,6 +22,8 @@ Session::Session(const Model& model, KvCache& cache, KvPolicy* policy, const Ses
       pool_(pool),
       runner_(model, cache, std::max(1, options.prefill_chunk), needs_of(policy)) {
   TC_CHECK_ARG(options.prefill_chunk > 0, "prefill chunk must be positive, got %d", options.prefill_chunk);
+  TC_CHECK_ARG(options.start_position >= 0, "start position must be >= 0");
+  n_past_ = options.start_position;
   logits_.resize(size_t(model.config().vocab));
   positions_.resize(size_t(options.prefill_chunk));
 }

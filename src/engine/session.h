@@ -21,6 +21,9 @@ namespace tc {
 
 struct SessionOptions {
   int prefill_chunk = 256;  // prompt tokens per forward call
+  // True position of the session's first token. Non-zero only when the cache already holds
+  // tokens put there by other means (a benchmark's synthetic K/V, a restored state).
+  int64_t start_position = 0;
 };
 
 // Cumulative counters of a session (bytes as in GenerateTimings).
