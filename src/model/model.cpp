@@ -19,6 +19,8 @@ class WeightLoader {
     if (t.shape.size() != 2 || t.shape[0] != rows || t.shape[1] != cols)
       TC_THROW("%s: tensor %s has shape %s, expected [%lld, %lld] from the config", source_.path().c_str(),
                source_.file_name_of(name).c_str(), shape_str(t.shape).c_str(), (long long)rows, (long long)cols);
+    TC_CHECK_ARG(t.dtype != DType::I32, "%s: tensor %s has integer type I32, expected floating point or quantised",
+                 source_.path().c_str(), source_.file_name_of(name).c_str());
     return t;
   }
 
