@@ -29,22 +29,24 @@ Sampler::Sampler(const SamplingOptions& o) : options_(o), rng_(o.seed) {
                "sampling: repetition penalty must be > 0, got %g", double(o.repetition_penalty));
 }
 
-std::vector<std::pair<int32_t, float>> Sampler::distribution(const float* logits, int vocab,
-                                                             const std::vector<int32_t>& history) {
+void Sampler::compute(const float* logits, int vocab, const std::vector<int32_t>& history) {
   TC_ASSERT(vocab > 0);
   scores_.assign(logits, logits + vocab);
   apply_repetition_penalty(scores_.data(), vocab, history, options_.repetition_penalty, seen_);
-
+  cand_.clear();
   if (options_.temperature <= 0) {
     // torch.argmax: the first maximum.
     int32_t best = 0;
     for (int i = 1; i < vocab; ++i)
       if (scores_[size_t(i)] > scores_[size_t(best)]) best = i;
-    return {{best, 1.0f}};
+    cand_.push_back({scores_[size_t(best)], best});
+    probs_.assign(1, 1.0);
+    keep_ = 1;
+    kept_mass_ = 1.0;
+    return;
   }
 
   const float inv_t = 1.0f / options_.temperature;
-  cand_.clear();
   cand_.reserve(size_t(vocab));
   for (int i = 0; i < vocab; ++i) {
     float s = scores_[size_t(i)];
@@ -65,48 +67,54 @@ std::vector<std::pair<int32_t, float>> Sampler::distribution(const float* logits
   std::sort(cand_.begin(), cand_.end(), by_score);
 
   // Softmax over the survivors (in double, so the filters see accurate masses).
-  std::vector<std::pair<int32_t, float>> out;
-  std::vector<double> p(cand_.size());
+  probs_.resize(cand_.size());
   double sum = 0;
-  for (size_t i = 0; i < cand_.size(); ++i) sum += p[i] = std::exp(double(cand_[i].first) - cand_[0].first);
-  for (auto& x : p) x /= sum;
+  for (size_t i = 0; i < cand_.size(); ++i) sum += probs_[i] = std::exp(double(cand_[i].first) - cand_[0].first);
+  for (size_t i = 0; i < cand_.size(); ++i) probs_[i] /= sum;
 
   // top-p: token i survives while the mass strictly before it is < top_p (HF removes tokens
   // whose ascending cumulative mass is <= 1 - top_p).
-  size_t keep = p.size();
+  size_t keep = probs_.size();
   if (options_.top_p < 1.0f) {
     double before = 0;
-    for (size_t i = 0; i < p.size(); ++i) {
+    for (size_t i = 0; i < probs_.size(); ++i) {
       if (before >= double(options_.top_p)) {
         keep = i;
         break;
       }
-      before += p[i];
+      before += probs_[i];
     }
   }
   // min-p: drop p < min_p * p_max (relative, so unaffected by the renormalisation above).
   if (options_.min_p > 0) {
-    double threshold = double(options_.min_p) * p[0];
+    double threshold = double(options_.min_p) * probs_[0];
     size_t i = 1;
-    while (i < keep && p[i] >= threshold) ++i;
+    while (i < keep && probs_[i] >= threshold) ++i;
     keep = i;
   }
-  double kept = 0;
-  for (size_t i = 0; i < keep; ++i) kept += p[i];
-  out.reserve(keep);
-  for (size_t i = 0; i < keep; ++i) out.push_back({cand_[i].second, float(p[i] / kept)});
+  keep_ = keep;
+  kept_mass_ = 0;
+  for (size_t i = 0; i < keep; ++i) kept_mass_ += probs_[i];
+}
+
+std::vector<std::pair<int32_t, float>> Sampler::distribution(const float* logits, int vocab,
+                                                             const std::vector<int32_t>& history) {
+  compute(logits, vocab, history);
+  std::vector<std::pair<int32_t, float>> out;
+  out.reserve(keep_);
+  for (size_t i = 0; i < keep_; ++i) out.push_back({cand_[i].second, float(probs_[i] / kept_mass_)});
   return out;
 }
 
 int32_t Sampler::sample(const float* logits, int vocab, const std::vector<int32_t>& history) {
-  auto dist = distribution(logits, vocab, history);
-  if (dist.size() == 1) return dist[0].first;
-  double u = rng_.uniform(), cum = 0;
-  for (auto& [id, p] : dist) {
-    cum += p;
-    if (u < cum) return id;
+  compute(logits, vocab, history);
+  if (keep_ == 1) return cand_[0].second;
+  double u = rng_.uniform() * kept_mass_, cum = 0;
+  for (size_t i = 0; i < keep_; ++i) {
+    cum += probs_[i];
+    if (u < cum) return cand_[i].second;
   }
-  return dist.back().first;  // rounding left u just above the total
+  return cand_[keep_ - 1].second;  // rounding left u just above the total
 }
 
 }  // namespace tc

@@ -27,11 +27,19 @@ class Sampler {
   const SamplingOptions& options() const { return options_; }
 
  private:
+  // Fills cand_[0, keep_) and probs_[0, keep_) with the filtered, sorted distribution (probs_
+  // not yet renormalised: kept_mass_ is their sum). Scratch buffers persist across calls so a
+  // decode step allocates nothing.
+  void compute(const float* logits, int vocab, const std::vector<int32_t>& history);
+
   SamplingOptions options_;
   Rng rng_;
   std::vector<float> scores_;                        // scores: [vocab] penalised logits
-  std::vector<std::pair<float, int32_t>> cand_;      // candidates (score, id)
+  std::vector<std::pair<float, int32_t>> cand_;      // candidates (score, id), best first
+  std::vector<double> probs_;                        // probs:  [candidates] softmax
   std::vector<uint8_t> seen_;                        // seen: [vocab] history membership
+  size_t keep_ = 0;
+  double kept_mass_ = 1.0;
 };
 
 // HF RepetitionPenaltyLogitsProcessor: for every distinct id in history, a positive logit is

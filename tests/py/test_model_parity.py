@@ -108,3 +108,17 @@ def test_inspect_reports_hf_config_and_parameter_count(tc_bin, models, name):
     assert out["tied_embeddings"] == cfg.tie_word_embeddings
     # K and V, every layer and KV head, 2 bytes each at f16.
     assert out["kv_bytes_per_token_f16"] == 2 * cfg.num_hidden_layers * cfg.num_key_value_heads * head_dim * 2
+
+
+def test_sampling_reproducible_with_seed(tc_bin, models):
+    folder = models / "qwen2_gqa4_tied_f32"
+
+    def run(seed):
+        p = run_tc(tc_bin, "generate", "--model", folder, "--ids", "5,6,7,8", "--max-tokens", 24, "--ignore-eos",
+                   "--temp", "1.5", "--top-k", "50", "--top-p", "0.95", "--min-p", "0.01", "--repeat-penalty", "1.1",
+                   "--seed", seed, "--json")
+        return json.loads(p.stdout)["tokens"]
+
+    a, b, c = run(11), run(11), run(12)
+    assert a == b
+    assert a != c
