@@ -23,7 +23,8 @@ const std::vector<PolicyInfo>& policy_registry() {
 std::unique_ptr<KvPolicy> make_policy(const PolicySpec& spec, const KvCacheShape& shape) {
   for (const auto& info : policy_registry()) {
     if (info.name != spec.name) continue;
-    for (const auto& [key, value] : spec.options) {
+    for (const auto& option : spec.options) {
+      const std::string& key = option.first;  // not a structured binding: clang < 16 cannot capture those
       bool known = std::any_of(info.params.begin(), info.params.end(), [&](const PolicyParam& p) { return p.key == key; });
       if (!known) {
         std::string keys;
