@@ -5,6 +5,9 @@ namespace tc {
 
 std::string StreamDecoder::push(int32_t id) {
   if (skip_special_ && tokenizer_.is_special(id)) return {};
+  // Models often pad their vocabulary beyond the tokenizer's (Qwen3: 151936 rows for 151669
+  // tokens); a generated id the tokenizer does not know has no text, as in HF's decode.
+  if (id < 0 || id >= tokenizer_.vocab_size()) return {};
   pending_ += tokenizer_.token_bytes(id);
   // Everything up to an unfinished sequence at the end is final: emit it (invalid bytes in
   // it can never become valid, so they are replaced now).

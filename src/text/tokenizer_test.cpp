@@ -112,6 +112,10 @@ TC_TEST(tokenizer_stream_decoder_never_splits_a_character) {
   StreamDecoder skip(*t, true);
   TC_EXPECT_EQ(skip.push(256), std::string());
   TC_EXPECT_EQ(skip.push('z'), std::string("z"));
+  // Ids beyond the tokenizer (a model's padded vocabulary rows) carry no text.
+  TC_EXPECT_EQ(d.push(t->vocab_size()), std::string());
+  TC_EXPECT_EQ(d.push(t->vocab_size() + 100), std::string());
+  TC_EXPECT_EQ(d.push('q'), std::string("q"));
 }
 
 TC_TEST(tokenizer_bad_files_are_errors) {
