@@ -1,5 +1,7 @@
 #include "util/thread_pool.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 
@@ -12,12 +14,22 @@
 
 namespace tc {
 
+namespace {
+
+constexpr int kChunkBits = 16;  // chunks per job < 65536
+// Waiting: this many pause instructions first (a pause is 10-60 ns depending on the CPU and
+// hypervisor), then yield the core until kSpinYield has passed, then sleep.
+constexpr int kSpinPauses = 256;
+constexpr auto kSpinYield = std::chrono::microseconds(300);
+
+}  // namespace
+
 ThreadPool::ThreadPool(int n_threads) {
   if (n_threads <= 0) {
     unsigned hw = std::thread::hardware_concurrency();
     n_threads = hw ? int(hw) : 1;
   }
-  n_threads_ = n_threads;
+  n_threads_ = std::min(n_threads, (1 << kChunkBits) - 1);
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
@@ -25,7 +37,7 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_.store(true);
-    epoch_.fetch_add(1);
+    state_.store((++epoch_) << kChunkBits);
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
@@ -53,22 +65,35 @@ void ThreadPool::run_chunk(int index) {
 }
 
 void ThreadPool::worker_loop(int index) {
-  uint64_t seen = 0;
+  uint64_t seen = 0;  // epoch of the last job this worker looked at
   for (;;) {
-    // Spin a while for the next epoch, then block.
-    int spins = 0;
-    while (epoch_.load(std::memory_order_acquire) == seen && spins < 20000) {
+    uint64_t state = state_.load(std::memory_order_acquire);
+    for (int i = 0; i < kSpinPauses && (state >> kChunkBits) == seen; ++i) {
       TC_CPU_RELAX();
-      ++spins;
+      state = state_.load(std::memory_order_acquire);
     }
-    if (epoch_.load(std::memory_order_acquire) == seen) {
+    if ((state >> kChunkBits) == seen) {
+      const auto deadline = std::chrono::steady_clock::now() + kSpinYield;
+      while ((state = state_.load(std::memory_order_acquire)) >> kChunkBits == seen &&
+             std::chrono::steady_clock::now() < deadline)
+        std::this_thread::yield();
+    }
+    if ((state >> kChunkBits) == seen) {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return epoch_.load() != seen; });
+      sleepers_.fetch_add(1);  // seq_cst: pairs with the master's store of state_ then load of sleepers_
+      wake_.wait(lock, [&] { return (state_.load() >> kChunkBits) != seen; });
+      sleepers_.fetch_sub(1);
+      state = state_.load(std::memory_order_acquire);
     }
-    seen = epoch_.load(std::memory_order_acquire);
+    seen = state >> kChunkBits;
     if (stop_.load()) return;
-    run_chunk(index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    // Only workers with a chunk take part; the master waits for exactly those, so job_ and
+    // friends stay valid while a participant reads them.
+    const int chunks = int(state & ((uint64_t(1) << kChunkBits) - 1));
+    if (index < chunks) {
+      run_chunk(index);
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
   }
 }
 
@@ -84,14 +109,19 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
   job_n_ = n;
   job_chunks_ = chunks;
   error_ = nullptr;
-  pending_.store(int(workers_.size()), std::memory_order_release);
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    epoch_.fetch_add(1, std::memory_order_acq_rel);
+  pending_.store(chunks - 1, std::memory_order_relaxed);
+  state_.store(((++epoch_) << kChunkBits) | uint64_t(chunks));  // seq_cst: publishes the job
+  if (sleepers_.load() > 0) {
+    { std::lock_guard<std::mutex> lock(mutex_); }  // a sleeper is either waiting or will see state_
+    wake_.notify_all();
   }
-  wake_.notify_all();
   run_chunk(0);
-  while (pending_.load(std::memory_order_acquire) != 0) TC_CPU_RELAX();
+  for (int i = 0; pending_.load(std::memory_order_acquire) != 0; ++i) {
+    if (i < kSpinPauses)
+      TC_CPU_RELAX();
+    else
+      std::this_thread::yield();  // a worker may be waiting for this core
+  }
   job_ = nullptr;
   if (error_) std::rethrow_exception(error_);
 }

@@ -1,7 +1,9 @@
 // A persistent worker pool for data-parallel loops. The calling thread takes part, so a
-// pool of n threads runs n-1 workers. Workers spin briefly on an epoch counter before
-// sleeping, because a decode step issues hundreds of short loops and a condition-variable
-// wake-up per loop would cost more than the work on small models.
+// pool of n threads runs n-1 workers. Workers spin briefly on a job word before sleeping,
+// because a decode step issues hundreds of short loops and a condition-variable wake-up per
+// loop would cost more than the work on small models. The spin is bounded in time (pause,
+// then yield so an oversubscribed machine still makes progress), and a loop split into
+// fewer chunks than threads only involves (and waits for) the workers that have a chunk.
 #pragma once
 
 #include <atomic>
@@ -40,8 +42,12 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::atomic<uint64_t> epoch_{0};
-  std::atomic<int> pending_{0};
+  // The published job: (epoch << 16) | chunks. One word, so a worker never pairs an epoch
+  // with another job's chunk count.
+  std::atomic<uint64_t> state_{0};
+  uint64_t epoch_ = 0;            // master only
+  std::atomic<int> pending_{0};   // chunks still running on workers
+  std::atomic<int> sleepers_{0};  // workers blocked on wake_
   std::atomic<bool> stop_{false};
   // The current job.
   const std::function<void(int64_t, int64_t, int)>* job_ = nullptr;

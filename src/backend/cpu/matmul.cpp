@@ -1,0 +1,225 @@
+// y[n][out] = x[n][in] · W[out][in]^T for every weight dtype, f32 activations.
+//
+// Two regimes:
+//  * few tokens (decode, n <= kFusedMaxTokens): a fused kernel walks R weight rows block by
+//    block, decodes each block in registers and multiplies it into the T token vectors.
+//    Every weight byte is read once from memory per call, so decode runs at memory bandwidth.
+//  * prefill: each thread dequantises a panel of rows once (bit-identical to the reference
+//    dequantisation) and multiplies it with all n tokens through the register-tiled f32
+//    product (gemm.h), reading x transposed so the tokens sit in the vector lanes. The
+//    decode cost of a block is paid once per call, not once per token.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/ops.h"
+#include "backend/cpu/ops_ref.h"
+#include "backend/cpu/quant_blocks.h"
+#include "util/error.h"
+
+namespace tc::cpu {
+
+namespace {
+
+using namespace simd;
+
+constexpr int kFusedMaxTokens = 4;
+
+// Rows per fused group for T tokens: R*T accumulators must fit the register file.
+#if defined(TC_SIMD_AVX512)
+constexpr int rows_per_group(int t) { return t <= 4 ? 4 : 2; }
+#else
+constexpr int rows_per_group(int t) { return t <= 2 ? 4 : 2; }
+#endif
+
+// --- fused kernels: out[t * ldo + r] = dot(W row r, x[t]) for r < R, t < T
+
+template <DType D, int R, int T>
+void fused_quant(const uint8_t* w, size_t row_bytes, int64_t K, const float* x, int64_t ldx, float* out, int64_t ldo) {
+  using Dec = BlockDecoder<D>;
+  VF acc[R][T];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) acc[r][t] = zero();
+  const int64_t nb = K / Dec::kElems;
+  for (int64_t b = 0; b < nb; ++b) {
+    const float* xb = x + b * Dec::kElems;
+    const uint8_t* wb = w + b * Dec::kBytes;
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      Dec::decode(wb + r * row_bytes, [&](int j, VF wv) {
+#pragma GCC unroll 4
+        for (int t = 0; t < T; ++t) acc[r][t] = fma(wv, load(xb + t * ldx + j), acc[r][t]);
+      });
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) out[t * ldo + r] = reduce_add(acc[r][t]);
+}
+
+// Plain types: kW elements at a time, then a zero-padded tail.
+template <DType D>
+TC_INLINE VF load_plain(const uint8_t* row, int64_t i) {
+  if constexpr (D == DType::F32) return load(reinterpret_cast<const float*>(row) + i);
+  if constexpr (D == DType::F16) return load_f16(reinterpret_cast<const uint16_t*>(row) + i);
+  if constexpr (D == DType::BF16) return load_bf16(reinterpret_cast<const uint16_t*>(row) + i);
+}
+template <DType D>
+TC_INLINE VF load_plain_partial(const uint8_t* row, int64_t i, int n) {
+  if constexpr (D == DType::F32) return load_partial(reinterpret_cast<const float*>(row) + i, n);
+  if constexpr (D == DType::F16) return load_f16_partial(reinterpret_cast<const uint16_t*>(row) + i, n);
+  if constexpr (D == DType::BF16) return load_bf16_partial(reinterpret_cast<const uint16_t*>(row) + i, n);
+}
+
+template <DType D, int R, int T>
+void fused_plain(const uint8_t* w, size_t row_bytes, int64_t K, const float* x, int64_t ldx, float* out, int64_t ldo) {
+  // Two accumulators per (row, token) so the FMA chains overlap even for one row.
+  VF acc[R][T][2];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) acc[r][t][0] = acc[r][t][1] = zero();
+  int64_t i = 0;
+  for (; i + 2 * kW <= K; i += 2 * kW) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      VF w0 = load_plain<D>(w + r * row_bytes, i), w1 = load_plain<D>(w + r * row_bytes, i + kW);
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t) {
+        acc[r][t][0] = fma(w0, load(x + t * ldx + i), acc[r][t][0]);
+        acc[r][t][1] = fma(w1, load(x + t * ldx + i + kW), acc[r][t][1]);
+      }
+    }
+  }
+  for (; i < K; i += kW) {
+    const int n = K - i < kW ? int(K - i) : kW;
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      VF wv = n == kW ? load_plain<D>(w + r * row_bytes, i) : load_plain_partial<D>(w + r * row_bytes, i, n);
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t) {
+        VF xv = n == kW ? load(x + t * ldx + i) : load_partial(x + t * ldx + i, n);
+        acc[r][t][0] = fma(wv, xv, acc[r][t][0]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) out[t * ldo + r] = reduce_add(add(acc[r][t][0], acc[r][t][1]));
+}
+
+template <DType D, int R, int T>
+void fused(const uint8_t* w, size_t row_bytes, int64_t K, const float* x, int64_t ldx, float* out, int64_t ldo) {
+  if constexpr (D == DType::F32 || D == DType::F16 || D == DType::BF16)
+    fused_plain<D, R, T>(w, row_bytes, K, x, ldx, out, ldo);
+  else
+    fused_quant<D, R, T>(w, row_bytes, K, x, ldx, out, ldo);
+}
+
+// Bytes of weights worth one parallel chunk: below this the pool's hand-off costs more
+// than the work it spreads.
+constexpr int64_t kMinChunkBytes = 24 * 1024;
+
+template <DType D, int T>
+void matmul_fused(const TensorView& w, const float* x, float* y, ThreadPool& pool) {
+  constexpr int R = rows_per_group(T);
+  const int64_t out = w.rows(), K = w.cols();
+  const size_t row_bytes = w.row_bytes();
+  const uint8_t* base = static_cast<const uint8_t*>(w.data);
+  const int64_t groups = (out + R - 1) / R;
+  const int64_t grain = std::max<int64_t>(1, kMinChunkBytes / int64_t(R * row_bytes));
+  pool.parallel_for(groups, [&](int64_t g0, int64_t g1, int) {
+    int64_t r = g0 * R;
+    const int64_t r_end = std::min(out, g1 * R);
+    for (; r + R <= r_end; r += R) fused<D, R, T>(base + r * row_bytes, row_bytes, K, x, K, y + r, out);
+    for (; r < r_end; ++r) fused<D, 1, T>(base + r * row_bytes, row_bytes, K, x, K, y + r, out);
+  }, grain);
+}
+
+// --- prefill: panel dequantisation + register-tiled product
+
+// Scratch that lives as long as its thread, grown on demand (no allocation per call).
+float* scratch(std::vector<float>& buf, size_t n) {
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+void matmul_panel(const TensorView& w, const float* x, float* y, int n, ThreadPool& pool) {
+  const int64_t out = w.rows(), K = w.cols();
+  const size_t row_bytes = w.row_bytes();
+  const uint8_t* base = static_cast<const uint8_t*>(w.data);
+  const int nv = (n + kW - 1) / kW, n_pad = nv * kW;
+
+  // xt: [K][n_pad], the tokens of each input feature side by side (zero padded).
+  thread_local std::vector<float> xt_buf;
+  float* xt = scratch(xt_buf, size_t(K) * n_pad);
+  pool.parallel_for(K, [&](int64_t k0, int64_t k1, int) {
+    for (int64_t k = k0; k < k1; ++k) {
+      float* dst = xt + k * n_pad;
+      for (int t = 0; t < n; ++t) dst[t] = x[size_t(t) * K + k];
+      for (int t = n; t < n_pad; ++t) dst[t] = 0.0f;
+    }
+  }, 64);
+
+  // Rows per panel: the dequantised panel [rows][K] should stay in L2 (<= 256 KiB).
+  const int64_t panel_rows = std::clamp<int64_t>(65536 / K / 12 * 12, 12, 96);
+  const bool direct = w.dtype == DType::F32;  // f32 rows are already a panel
+  pool.parallel_for(out, [&](int64_t o0, int64_t o1, int) {
+    thread_local std::vector<float> panel_buf, yt_buf;
+    float* yt = scratch(yt_buf, size_t(panel_rows) * n_pad);  // yt: [panel_rows][n_pad]
+    float* panel = direct ? nullptr : scratch(panel_buf, size_t(panel_rows) * K);  // [panel_rows][K]
+    for (int64_t p0 = o0; p0 < o1; p0 += panel_rows) {
+      const int rows = int(std::min<int64_t>(panel_rows, o1 - p0));
+      const float* a = reinterpret_cast<const float*>(base + p0 * row_bytes);
+      if (!direct) {
+        for (int r = 0; r < rows; ++r) cpu::dequantize_row(w.dtype, base + (p0 + r) * row_bytes, panel + r * K, K);
+        a = panel;
+      }
+      gemm_bcast_a(rows, nv, int(K), a, K, 1, xt, n_pad, yt, n_pad, false);
+      for (int t = 0; t < n; ++t) {
+        float* yrow = y + size_t(t) * out + p0;
+        for (int r = 0; r < rows; ++r) yrow[r] = yt[r * n_pad + t];
+      }
+    }
+  }, std::min<int64_t>(panel_rows, 16));
+}
+
+template <DType D>
+void matmul_dtype(const TensorView& w, const float* x, float* y, int n, ThreadPool& pool) {
+  switch (n) {
+    case 1: return matmul_fused<D, 1>(w, x, y, pool);
+    case 2: return matmul_fused<D, 2>(w, x, y, pool);
+    case 3: return matmul_fused<D, 3>(w, x, y, pool);
+    case 4: return matmul_fused<D, 4>(w, x, y, pool);
+    default: return matmul_panel(w, x, y, n, pool);
+  }
+}
+
+}  // namespace
+
+void matmul_f32act(const TensorView& w, const float* x, float* y, int n, ThreadPool& pool) {
+  static_assert(kFusedMaxTokens == 4, "matmul_dtype dispatches n = 1..4 to the fused kernels");
+  TC_CHECK_ARG(n >= 0, "matmul: negative token count %d", n);
+  if (n == 0 || w.rows() == 0) return;
+  switch (w.dtype) {
+    case DType::F32: return matmul_dtype<DType::F32>(w, x, y, n, pool);
+    case DType::F16: return matmul_dtype<DType::F16>(w, x, y, n, pool);
+    case DType::BF16: return matmul_dtype<DType::BF16>(w, x, y, n, pool);
+    case DType::Q8_0: return matmul_dtype<DType::Q8_0>(w, x, y, n, pool);
+    case DType::Q4_0: return matmul_dtype<DType::Q4_0>(w, x, y, n, pool);
+    case DType::Q4_1: return matmul_dtype<DType::Q4_1>(w, x, y, n, pool);
+    case DType::Q4_K: return matmul_dtype<DType::Q4_K>(w, x, y, n, pool);
+    case DType::Q6_K: return matmul_dtype<DType::Q6_K>(w, x, y, n, pool);
+    default: return ref::matmul(w, x, y, n, pool);  // I32 and any future type
+  }
+}
+
+void matmul(const TensorView& w, const float* x, float* y, int n, ThreadPool& pool) { matmul_f32act(w, x, y, n, pool); }
+
+}  // namespace tc::cpu
