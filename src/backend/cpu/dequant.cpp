@@ -17,7 +17,7 @@ void dequantize_blocks(const uint8_t* src, float* dst, int64_t n) {
   using Dec = BlockDecoder<D>;
   const int64_t nb = n / Dec::kElems;
   for (int64_t b = 0; b < nb; ++b, src += Dec::kBytes, dst += Dec::kElems)
-    Dec::decode(src, [dst](int j, VF w) { store(dst + j, w); });
+    decode_block<D>(src, [dst](int j, VF w) { store(dst + j, w); });
 }
 
 template <VF (*Load)(const uint16_t*), VF (*LoadPartial)(const uint16_t*, int)>

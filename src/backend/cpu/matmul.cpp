@@ -36,24 +36,44 @@ constexpr int rows_per_group(int t) { return t <= 2 ? 4 : 2; }
 
 // --- fused kernels: out[t * ldo + r] = dot(W row r, x[t]) for r < R, t < T
 
+// Scratch that lives as long as its thread, grown on demand (no allocation per call).
+float* scratch(std::vector<float>& buf, size_t n) {
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
 template <DType D, int R, int T>
 void fused_quant(const uint8_t* w, size_t row_bytes, int64_t K, const float* x, int64_t ldx, float* out, int64_t ldo) {
   using Dec = BlockDecoder<D>;
+  const int64_t nb = K / Dec::kElems;
+  // sc: [R][nb][kScales] the rows' block scales in f32, converted up front.
+  float* sc = nullptr;
+  if constexpr (Dec::kPrepassScales) {
+    thread_local std::vector<float> sc_buf;
+    sc = scratch(sc_buf, size_t(R) * nb * Dec::kScales);
+    for (int r = 0; r < R; ++r) Dec::row_scales(w + r * row_bytes, nb, sc + r * nb * Dec::kScales);
+  }
   VF acc[R][T];
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) acc[r][t] = zero();
-  const int64_t nb = K / Dec::kElems;
   for (int64_t b = 0; b < nb; ++b) {
     const float* xb = x + b * Dec::kElems;
     const uint8_t* wb = w + b * Dec::kBytes;
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
-      Dec::decode(wb + r * row_bytes, [&](int j, VF wv) {
+      auto sink = [&](int j, VF wv) {
 #pragma GCC unroll 4
         for (int t = 0; t < T; ++t) acc[r][t] = fma(wv, load(xb + t * ldx + j), acc[r][t]);
-      });
+      };
+      if constexpr (Dec::kPrepassScales) {
+        Dec::decode_scaled(wb + r * row_bytes, sc + (r * nb + b) * Dec::kScales, sink);
+      } else {
+        float s[Dec::kScales];
+        Dec::scales(wb + r * row_bytes, s);
+        Dec::decode_scaled(wb + r * row_bytes, s, sink);
+      }
     }
   }
 #pragma GCC unroll 4
@@ -143,12 +163,6 @@ void matmul_fused(const TensorView& w, const float* x, float* y, ThreadPool& poo
 }
 
 // --- prefill: panel dequantisation + register-tiled product
-
-// Scratch that lives as long as its thread, grown on demand (no allocation per call).
-float* scratch(std::vector<float>& buf, size_t n) {
-  if (buf.size() < n) buf.resize(n);
-  return buf.data();
-}
 
 void matmul_panel(const TensorView& w, const float* x, float* y, int n, ThreadPool& pool) {
   const int64_t out = w.rows(), K = w.cols();

@@ -78,6 +78,13 @@ TC_INLINE VF load_bf16(const uint16_t* p) {
   return {_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)p)), 16))};
 }
 
+// table[idx & 15] per lane (vpermps): dequantises 4-bit codes in one shuffle.
+#define TC_SIMD_HAS_LUT16 1
+TC_INLINE VF lut16(VI idx, VF table) { return {_mm512_permutexvar_ps(idx.v, table.v)}; }
+TC_INLINE VF iota() { return {_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)}; }
+// Lanes 0..7 from a, 8..15 from b.
+TC_INLINE VF halves(VF a, VF b) { return {_mm512_mask_blend_ps(0xFF00, a.v, b.v)}; }
+
 TC_INLINE VM cmp_le_i(VI a, VI b) { return {_mm512_cmple_epi32_mask(a.v, b.v)}; }
 TC_INLINE VM cmp_eq(VF a, VF b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_EQ_OQ)}; }
 TC_INLINE VM cmp_gt(VF a, VF b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)}; }
