@@ -43,7 +43,8 @@ float* scratch(std::vector<float>& buf, size_t n) {
 }
 
 template <DType D, int R, int T>
-void fused_quant(const uint8_t* w, size_t row_bytes, int64_t K, const float* x, int64_t ldx, float* out, int64_t ldo) {
+void fused_quant(const uint8_t* w, size_t row_bytes, int64_t K, const float* x, int64_t ldx, float* out, int64_t ldo,
+                 const uint8_t* prefetch_end) {
   using Dec = BlockDecoder<D>;
   const int64_t nb = K / Dec::kElems;
   // sc: [R][nb][kScales] the rows' block scales in f32, converted up front.
@@ -58,9 +59,13 @@ void fused_quant(const uint8_t* w, size_t row_bytes, int64_t K, const float* x, 
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) acc[r][t] = zero();
+  // The rows after this group are read next: touch them at the rate this group is consumed,
+  // so DRAM streams ahead even though the group interleaves R short rows.
+  const uint8_t* pf = w + R * row_bytes;
   for (int64_t b = 0; b < nb; ++b) {
     const float* xb = x + b * Dec::kElems;
     const uint8_t* wb = w + b * Dec::kBytes;
+    for (int i = 0; i < R * Dec::kBytes && pf < prefetch_end; i += 64, pf += 64) __builtin_prefetch(pf);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       auto sink = [&](int j, VF wv) {
@@ -97,15 +102,20 @@ TC_INLINE VF load_plain_partial(const uint8_t* row, int64_t i, int n) {
 }
 
 template <DType D, int R, int T>
-void fused_plain(const uint8_t* w, size_t row_bytes, int64_t K, const float* x, int64_t ldx, float* out, int64_t ldo) {
+void fused_plain(const uint8_t* w, size_t row_bytes, int64_t K, const float* x, int64_t ldx, float* out, int64_t ldo,
+                 const uint8_t* prefetch_end) {
   // Two accumulators per (row, token) so the FMA chains overlap even for one row.
   VF acc[R][T][2];
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) acc[r][t][0] = acc[r][t][1] = zero();
+  // Prefetch the next group's rows at the rate this one is consumed (see fused_quant).
+  constexpr int kStepBytes = 2 * kW * (D == DType::F32 ? 4 : 2);
+  const uint8_t* pf = w + R * row_bytes;
   int64_t i = 0;
   for (; i + 2 * kW <= K; i += 2 * kW) {
+    for (int j = 0; j < R * kStepBytes && pf < prefetch_end; j += 64, pf += 64) __builtin_prefetch(pf);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       VF w0 = load_plain<D>(w + r * row_bytes, i), w1 = load_plain<D>(w + r * row_bytes, i + kW);
@@ -135,11 +145,12 @@ void fused_plain(const uint8_t* w, size_t row_bytes, int64_t K, const float* x, 
 }
 
 template <DType D, int R, int T>
-void fused(const uint8_t* w, size_t row_bytes, int64_t K, const float* x, int64_t ldx, float* out, int64_t ldo) {
+void fused(const uint8_t* w, size_t row_bytes, int64_t K, const float* x, int64_t ldx, float* out, int64_t ldo,
+           const uint8_t* prefetch_end) {
   if constexpr (D == DType::F32 || D == DType::F16 || D == DType::BF16)
-    fused_plain<D, R, T>(w, row_bytes, K, x, ldx, out, ldo);
+    fused_plain<D, R, T>(w, row_bytes, K, x, ldx, out, ldo, prefetch_end);
   else
-    fused_quant<D, R, T>(w, row_bytes, K, x, ldx, out, ldo);
+    fused_quant<D, R, T>(w, row_bytes, K, x, ldx, out, ldo, prefetch_end);
 }
 
 // Bytes of weights worth one parallel chunk: below this the pool's hand-off costs more
@@ -157,8 +168,9 @@ void matmul_fused(const TensorView& w, const float* x, float* y, ThreadPool& poo
   pool.parallel_for(groups, [&](int64_t g0, int64_t g1, int) {
     int64_t r = g0 * R;
     const int64_t r_end = std::min(out, g1 * R);
-    for (; r + R <= r_end; r += R) fused<D, R, T>(base + r * row_bytes, row_bytes, K, x, K, y + r, out);
-    for (; r < r_end; ++r) fused<D, 1, T>(base + r * row_bytes, row_bytes, K, x, K, y + r, out);
+    const uint8_t* end = base + r_end * row_bytes;
+    for (; r + R <= r_end; r += R) fused<D, R, T>(base + r * row_bytes, row_bytes, K, x, K, y + r, out, end);
+    for (; r < r_end; ++r) fused<D, 1, T>(base + r * row_bytes, row_bytes, K, x, K, y + r, out, end);
   }, grain);
 }
 
