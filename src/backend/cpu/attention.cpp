@@ -77,28 +77,84 @@ struct Geometry {
 // Slots per decode work item: at least kMinDecodeChunk, and enough items for the pool.
 constexpr int kMinDecodeChunk = 256;
 
-// Scores of G query heads (GB at a time) against slots [s0, s1) of one store head.
-// e: [G][e_stride] receives scale * q·k, or -inf where the slot is in the query's future.
+// Scores of GB query heads against slots [s0, s1) of one store head.
+// e: [GB][e_stride] receives scale * q·k, or -inf where the slot is in the query's future.
+// Four slots at a time: each K chunk is converted once for all GB heads, and the four
+// partial dot products of a head are reduced together (reduce4).
 template <DType KD, int GB>
 void decode_scores(const float* q, const uint8_t* k_rows, size_t row_bytes, const int32_t* pos, int32_t qpos,
                    int s0, int s1, int d, float scale, float* e, int64_t e_stride) {
-  for (int s = s0; s < s1; ++s) {
-    if (pos[s] > qpos) {
-      for (int g = 0; g < GB; ++g) e[g * e_stride + s] = -INFINITY;
-      continue;
-    }
-    const uint8_t* row = k_rows + s * row_bytes;
-    VF acc[GB];
+  for (int sb = s0; sb < s1; sb += 4) {
+    const int ns = std::min(4, s1 - sb);
+    const uint8_t* row[4];
+    for (int s = 0; s < 4; ++s) row[s] = k_rows + (sb + (s < ns ? s : 0)) * row_bytes;  // tail: repeat a row
+    VF acc[GB][4];
 #pragma GCC unroll 8
-    for (int g = 0; g < GB; ++g) acc[g] = zero();
+    for (int g = 0; g < GB; ++g)
+#pragma GCC unroll 4
+      for (int s = 0; s < 4; ++s) acc[g][s] = zero();
     for (int i = 0; i < d; i += kW) {
-      const VF kv = kv_chunk<KD>(row, i, d);
+      VF k[4];
+#pragma GCC unroll 4
+      for (int s = 0; s < 4; ++s) k[s] = kv_chunk<KD>(row[s], i, d);
 #pragma GCC unroll 8
-      for (int g = 0; g < GB; ++g) acc[g] = fma(f32_chunk(q + g * d, i, d), kv, acc[g]);
+      for (int g = 0; g < GB; ++g) {
+        const VF qv = f32_chunk(q + g * d, i, d);
+#pragma GCC unroll 4
+        for (int s = 0; s < 4; ++s) acc[g][s] = fma(qv, k[s], acc[g][s]);
+      }
     }
 #pragma GCC unroll 8
-    for (int g = 0; g < GB; ++g) e[g * e_stride + s] = reduce_add(acc[g]) * scale;
+    for (int g = 0; g < GB; ++g) {
+      const V4 dots = reduce4(acc[g][0], acc[g][1], acc[g][2], acc[g][3]);
+      float* eg = e + g * e_stride + sb;
+      if (ns == 4) {
+        store4_scaled_masked(eg, dots, scale, pos + sb, qpos);
+      } else {
+        for (int s = 0; s < ns; ++s) eg[s] = pos[sb + s] > qpos ? -INFINITY : lane4(dots, s) * scale;
+      }
+    }
   }
+}
+
+// Max of x[0..n).
+float max_of(const float* x, int n) {
+  VF m = set1(-INFINITY);
+  int i = 0;
+  for (; i + kW <= n; i += kW) m = max(m, load(x + i));
+  if (i < n) m = max(m, load_partial(x + i, n - i, -INFINITY));
+  return reduce_max(m);
+}
+
+// o[g][i0 .. i0 + NC*kW) (clipped to d) = sum over slots [s0, s1) of e[g][s] * V[s][...],
+// for GB heads; all accumulators in registers.
+template <DType KD, int GB, int NC>
+void decode_weighted_v_chunk(const float* e, int64_t e_stride, const uint8_t* v_rows, size_t row_bytes, int s0,
+                             int s1, int d, int i0, float* o) {
+  VF acc[GB][NC];
+#pragma GCC unroll 8
+  for (int g = 0; g < GB; ++g)
+#pragma GCC unroll 4
+    for (int c = 0; c < NC; ++c) acc[g][c] = zero();
+  for (int s = s0; s < s1; ++s) {
+    const uint8_t* row = v_rows + s * row_bytes;
+#pragma GCC unroll 4
+    for (int c = 0; c < NC; ++c) {
+      const VF vv = kv_chunk<KD>(row, i0 + c * kW, d);
+#pragma GCC unroll 8
+      for (int g = 0; g < GB; ++g) acc[g][c] = fma(set1(e[g * e_stride + s]), vv, acc[g][c]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int g = 0; g < GB; ++g)
+#pragma GCC unroll 4
+    for (int c = 0; c < NC; ++c) {
+      const int i = i0 + c * kW;
+      if (i + kW <= d)
+        store(o + g * d + i, acc[g][c]);
+      else
+        store_partial(o + g * d + i, acc[g][c], d - i);
+    }
 }
 
 // o[g][d] = sum over slots [s0, s1) of e[g][s] * V[s], for GB heads; d in chunks of 4 vectors.
@@ -107,40 +163,19 @@ void decode_weighted_v(const float* e, int64_t e_stride, const uint8_t* v_rows, 
                        int d, float* o) {
   constexpr int kDv = 4;
   for (int i0 = 0; i0 < d; i0 += kDv * kW) {
-    VF acc[GB][kDv];
-#pragma GCC unroll 8
-    for (int g = 0; g < GB; ++g)
-#pragma GCC unroll 4
-      for (int c = 0; c < kDv; ++c) acc[g][c] = zero();
-    const int nc = std::min(kDv, (d - i0 + kW - 1) / kW);
-    for (int s = s0; s < s1; ++s) {
-      const uint8_t* row = v_rows + s * row_bytes;
-      VF p[GB];
-#pragma GCC unroll 8
-      for (int g = 0; g < GB; ++g) p[g] = set1(e[g * e_stride + s]);
-#pragma GCC unroll 4
-      for (int c = 0; c < kDv; ++c) {
-        if (c >= nc) break;
-        const VF vv = kv_chunk<KD>(row, i0 + c * kW, d);
-#pragma GCC unroll 8
-        for (int g = 0; g < GB; ++g) acc[g][c] = fma(p[g], vv, acc[g][c]);
-      }
+    switch (std::min(kDv, (d - i0 + kW - 1) / kW)) {
+      case 1: decode_weighted_v_chunk<KD, GB, 1>(e, e_stride, v_rows, row_bytes, s0, s1, d, i0, o); break;
+      case 2: decode_weighted_v_chunk<KD, GB, 2>(e, e_stride, v_rows, row_bytes, s0, s1, d, i0, o); break;
+      case 3: decode_weighted_v_chunk<KD, GB, 3>(e, e_stride, v_rows, row_bytes, s0, s1, d, i0, o); break;
+      default: decode_weighted_v_chunk<KD, GB, 4>(e, e_stride, v_rows, row_bytes, s0, s1, d, i0, o); break;
     }
-    for (int g = 0; g < GB; ++g)
-      for (int c = 0; c < nc; ++c) {
-        const int i = i0 + c * kW;
-        if (i + kW <= d)
-          store(o + g * d + i, acc[g][c]);
-        else
-          store_partial(o + g * d + i, acc[g][c], d - i);
-      }
   }
 }
 
 #if defined(TC_SIMD_AVX512)
-constexpr int kDecodeScoreHeads = 8, kDecodeVHeads = 4;
+constexpr int kDecodeScoreHeads = 4, kDecodeVHeads = 4;
 #else
-constexpr int kDecodeScoreHeads = 4, kDecodeVHeads = 2;
+constexpr int kDecodeScoreHeads = 2, kDecodeVHeads = 2;
 #endif
 
 template <DType KD>
@@ -152,13 +187,9 @@ void decode_scores_any(const float* q, int G, const uint8_t* k_rows, size_t row_
     switch (std::min(kDecodeScoreHeads, G - g0)) {
       case 1: decode_scores<KD, 1>(qg, k_rows, row_bytes, pos, qpos, s0, s1, d, scale, eg, e_stride); break;
       case 2: decode_scores<KD, 2>(qg, k_rows, row_bytes, pos, qpos, s0, s1, d, scale, eg, e_stride); break;
+#if defined(TC_SIMD_AVX512)
       case 3: decode_scores<KD, 3>(qg, k_rows, row_bytes, pos, qpos, s0, s1, d, scale, eg, e_stride); break;
       case 4: decode_scores<KD, 4>(qg, k_rows, row_bytes, pos, qpos, s0, s1, d, scale, eg, e_stride); break;
-#if defined(TC_SIMD_AVX512)
-      case 5: decode_scores<KD, 5>(qg, k_rows, row_bytes, pos, qpos, s0, s1, d, scale, eg, e_stride); break;
-      case 6: decode_scores<KD, 6>(qg, k_rows, row_bytes, pos, qpos, s0, s1, d, scale, eg, e_stride); break;
-      case 7: decode_scores<KD, 7>(qg, k_rows, row_bytes, pos, qpos, s0, s1, d, scale, eg, e_stride); break;
-      case 8: decode_scores<KD, 8>(qg, k_rows, row_bytes, pos, qpos, s0, s1, d, scale, eg, e_stride); break;
 #endif
     }
   }
@@ -236,8 +267,7 @@ void attention_decode(const Geometry& g, const float* q, int32_t qpos, const KvC
                             scale, eh, e_stride);
       for (int h = 0; h < G; ++h) {
         float* eg = eh + h * e_stride;
-        float m = -INFINITY;
-        for (int s = s0; s < s1; ++s) m = std::max(m, eg[s]);
+        const float m = max_of(eg + s0, s1 - s0);
         im[h] = m;
         if (m == -INFINITY) {  // empty chunk or every slot in the future
           std::fill(eg + s0, eg + s1, 0.0f);

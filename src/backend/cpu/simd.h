@@ -78,6 +78,17 @@ TC_INLINE VF load_bf16(const uint16_t* p) {
   return {_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)p)), 16))};
 }
 
+// out[0..4) = the lane sums of a, b, c, d (a partial transpose-and-add tree: ~3 shuffles and
+// adds per sum instead of ~8 for four separate reductions).
+struct V4 { __m128 v; };  // four floats (results of reduce4)
+TC_INLINE V4 reduce4(VF a, VF b, VF c, VF d) {
+  __m512 t0 = _mm512_add_ps(_mm512_unpacklo_ps(a.v, b.v), _mm512_unpackhi_ps(a.v, b.v));  // [a02 b02 a13 b13] per block
+  __m512 t1 = _mm512_add_ps(_mm512_unpacklo_ps(c.v, d.v), _mm512_unpackhi_ps(c.v, d.v));
+  __m512 u = _mm512_add_ps(_mm512_shuffle_ps(t0, t1, 0x44), _mm512_shuffle_ps(t0, t1, 0xEE));  // [A B C D] per block
+  __m256 y = _mm256_add_ps(_mm512_castps512_ps256(u), _mm512_extractf32x8_ps(u, 1));
+  return {_mm_add_ps(_mm256_castps256_ps128(y), _mm256_extractf128_ps(y, 1))};
+}
+
 // table[idx & 15] per lane (vpermps): dequantises 4-bit codes in one shuffle.
 #define TC_SIMD_HAS_LUT16 1
 TC_INLINE VF lut16(VI idx, VF table) { return {_mm512_permutexvar_ps(idx.v, table.v)}; }
@@ -122,6 +133,14 @@ TC_INLINE float reduce_max(VF a) {
   s = _mm_max_ps(s, _mm_movehl_ps(s, s));
   s = _mm_max_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
+}
+
+struct V4 { __m128 v; };
+TC_INLINE V4 reduce4(VF a, VF b, VF c, VF d) {  // lane k = the lane sum of the k-th argument
+  __m256 t0 = _mm256_add_ps(_mm256_unpacklo_ps(a.v, b.v), _mm256_unpackhi_ps(a.v, b.v));
+  __m256 t1 = _mm256_add_ps(_mm256_unpacklo_ps(c.v, d.v), _mm256_unpackhi_ps(c.v, d.v));
+  __m256 u = _mm256_add_ps(_mm256_shuffle_ps(t0, t1, 0x44), _mm256_shuffle_ps(t0, t1, 0xEE));
+  return {_mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1))};
 }
 
 TC_INLINE VI set1_i(int32_t x) { return {_mm256_set1_epi32(x)}; }
@@ -177,6 +196,8 @@ TC_INLINE float reduce_add(VF a) {
   return a.v[0];
 }
 TC_INLINE float reduce_max(VF a) { float m = a.v[0]; TC_LANES m = a.v[l_] > m ? a.v[l_] : m; return m; }
+struct V4 { float v[4]; };
+TC_INLINE V4 reduce4(VF a, VF b, VF c, VF d) { return {{reduce_add(a), reduce_add(b), reduce_add(c), reduce_add(d)}}; }
 
 TC_INLINE VI set1_i(int32_t x) { VI r; TC_LANES r.v[l_] = x; return r; }
 TC_INLINE VI load_i(const int32_t* p) { VI r; std::memcpy(r.v, p, sizeof r.v); return r; }
@@ -202,6 +223,26 @@ TC_INLINE VF select(VM m, VF a, VF b) { TC_LANES a.v[l_] = m.m[l_] ? a.v[l_] : b
 TC_INLINE bool any(VM m) { bool r = false; TC_LANES r = r || m.m[l_]; return r; }
 #undef TC_LANES
 #endif
+
+// --- four-float results (all ISAs)
+// Stores s * r[k] to out[k], or -inf where pos[k] > limit.
+TC_INLINE void store4_scaled_masked(float* out, V4 r, float s, const int32_t* pos, int32_t limit) {
+#if defined(TC_SIMD_SCALAR)
+  for (int k = 0; k < 4; ++k) out[k] = pos[k] > limit ? -INFINITY : r.v[k] * s;
+#else
+  const __m128 hidden = _mm_castsi128_ps(_mm_cmpgt_epi32(_mm_loadu_si128((const __m128i*)pos), _mm_set1_epi32(limit)));
+  _mm_storeu_ps(out, _mm_blendv_ps(_mm_mul_ps(r.v, _mm_set1_ps(s)), _mm_set1_ps(-INFINITY), hidden));
+#endif
+}
+TC_INLINE float lane4(V4 r, int k) {
+#if defined(TC_SIMD_SCALAR)
+  return r.v[k];
+#else
+  float tmp[4];
+  _mm_storeu_ps(tmp, r.v);
+  return tmp[k];
+#endif
+}
 
 // --- derived helpers (all ISAs)
 
