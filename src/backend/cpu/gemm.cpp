@@ -11,10 +11,11 @@ using namespace simd;
 
 // Accumulator registers a tile may use: 24 of the 32 zmm registers, 12 of the 16 ymm ones.
 #if defined(TC_SIMD_AVX512)
-constexpr int kAccRegs = 24, kMaxNr = 4;
+constexpr int kAccRegs = 24;
 #else
-constexpr int kAccRegs = 12, kMaxNr = 2;
+constexpr int kAccRegs = 12;
 #endif
+constexpr int kMaxNr = kGemmGroupVecs;
 constexpr int kMaxMr = 12;
 
 constexpr int mr_for(int nr) { return kAccRegs / nr < kMaxMr ? kAccRegs / nr : kMaxMr; }

@@ -13,6 +13,14 @@
 
 namespace tc::cpu {
 
+// Vectors of B one register tile spans; callers that pack B in column groups of this many
+// vectors (kGemmGroupVecs * kW floats wide) get purely sequential B reads.
+#if defined(TC_SIMD_AVX512)
+constexpr int kGemmGroupVecs = 4;
+#else
+constexpr int kGemmGroupVecs = 2;
+#endif
+
 void gemm_bcast_a(int M, int nv, int K, const float* A, int64_t a_rs, int64_t a_ks, const float* B, int64_t ldb,
                   float* C, int64_t ldc, bool accumulate);
 
