@@ -9,7 +9,7 @@
 // the 49152-row matrix it is timed on its first 4096 rows and scaled.
 //
 // usage: matmul_bench [--threads 1,2] [--dtypes q4_1,q8_0,...] [--shapes 576x576,...]
-//                     [--no-ref] [--hot] [--prefill-n 128] [--min-time 0.3]
+//                     [--no-ref] [--hot] [--no-baseline] [--prefill-n 128] [--min-time 0.3]
 // --hot decodes the same copy every call (weights in cache: the kernels' compute ceiling).
 #include <algorithm>
 #include <chrono>
@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
   std::vector<int> thread_counts = {1, 2};
   std::vector<std::string> dtypes = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q4_k", "q6_k"};
   std::vector<std::string> shapes = {"576x576", "192x576", "1536x576", "576x1536", "49152x576"};
-  bool with_ref = true, hot = false;
+  bool with_ref = true, hot = false, baseline = true;
   int prefill_n = 128;
   double min_time = 0.3;
   for (int i = 1; i < argc; ++i) {
@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
     else if (a == "--shapes") shapes = split(next());
     else if (a == "--no-ref") with_ref = false;
     else if (a == "--hot") hot = true;
+    else if (a == "--no-baseline") baseline = false;
     else if (a == "--prefill-n") prefill_n = std::atoi(next().c_str());
     else if (a == "--min-time") min_time = std::atof(next().c_str());
     else { std::fprintf(stderr, "matmul_bench: unknown option %s\n", a.c_str()); return 2; }
@@ -117,6 +118,7 @@ int main(int argc, char** argv) {
   std::printf("matmul_bench: isa %s, decode GB/s (weights from DRAM) and prefill n=%d GFLOP/s, best of runs\n",
               cpu::cpu_isa_name(), prefill_n);
   for (int th : thread_counts) {
+    if (!baseline) break;
     ThreadPool pool(th);
     std::printf("threads %d: DRAM read %.1f GB/s, empty parallel_for %.2f us\n", th,
                 read_bandwidth(pool, size_t(256) << 20, min_time), pool_overhead_us(pool, min_time));

@@ -204,7 +204,7 @@ void matmul_panel(const TensorView& w, const float* x, float* y, int n, ThreadPo
   const bool direct = w.dtype == DType::F32;  // f32 rows are already a panel
   pool.parallel_for(out, [&](int64_t o0, int64_t o1, int) {
     thread_local std::vector<float> panel_buf, yt_buf;
-    float* yt = scratch(yt_buf, size_t(panel_rows) * n_pad);  // yt: [panel_rows][n_pad]
+    float* yt = scratch(yt_buf, size_t(panel_rows) * kGroup);  // yt: [panel_rows][kGroup], one token group
     float* panel = direct ? nullptr : scratch(panel_buf, size_t(panel_rows) * K);  // [panel_rows][K]
     for (int64_t p0 = o0; p0 < o1; p0 += panel_rows) {
       const int rows = int(std::min<int64_t>(panel_rows, o1 - p0));
@@ -214,13 +214,12 @@ void matmul_panel(const TensorView& w, const float* x, float* y, int n, ThreadPo
         a = panel;
       }
       for (int g = 0; g < n_groups; ++g) {
-        const int width = group_width(g);
-        gemm_bcast_a(rows, width / kW, int(K), a, K, 1, xt + size_t(K) * g * kGroup, width, yt + g * kGroup, n_pad,
-                     false);
-      }
-      for (int t = 0; t < n; ++t) {
-        float* yrow = y + size_t(t) * out + p0;
-        for (int r = 0; r < rows; ++r) yrow[r] = yt[r * n_pad + t];
+        const int width = group_width(g), t0 = g * kGroup, t1 = std::min(n, t0 + width);
+        gemm_bcast_a(rows, width / kW, int(K), a, K, 1, xt + size_t(K) * t0, width, yt, width, false);
+        for (int t = t0; t < t1; ++t) {
+          float* yrow = y + size_t(t) * out + p0;
+          for (int r = 0; r < rows; ++r) yrow[r] = yt[r * width + (t - t0)];
+        }
       }
     }
   }, std::min<int64_t>(panel_rows, 16));
