@@ -83,7 +83,7 @@ TC_TEST(cpu_dequantize_row_matches_reference_bitwise) {
 TC_TEST(cpu_matmul_matches_dequantize_dot_reference) {
   Rng rng(7);
   ThreadPool one(1), three(3);
-  const int token_counts[] = {1, 2, 3, 4, 5, 7, 17, 64};
+  const int token_counts[] = {1, 2, 3, 4, 5, 7, 8, 9, 17, 64};  // fused up to 8, panel from 9
   const int64_t row_counts[] = {1, 7, 37, 130};
   for (DType t : kAllWeightTypes) {
     for (int64_t K : widths_for(t)) {
