@@ -254,22 +254,26 @@ TC_INLINE VF load_nib_hi(const uint8_t* p) { return to_float(shr_i<4>(load_u8_i(
 
 // Loads n < kW floats (the rest `fill`) without touching memory past p[n-1].
 TC_INLINE VF load_partial(const float* p, int n, float fill = 0.0f) {
+  n = n < kW ? n : kW;  // (callers pass n < kW; the clamp also tells the compiler)
   float tmp[kW];
   for (int i = 0; i < kW; ++i) tmp[i] = fill;
   std::memcpy(tmp, p, sizeof(float) * size_t(n));
   return load(tmp);
 }
 TC_INLINE void store_partial(float* p, VF a, int n) {
+  n = n < kW ? n : kW;
   float tmp[kW];
   store(tmp, a);
   std::memcpy(p, tmp, sizeof(float) * size_t(n));
 }
 TC_INLINE VF load_f16_partial(const uint16_t* p, int n) {
+  n = n < kW ? n : kW;
   uint16_t tmp[kW] = {};
   std::memcpy(tmp, p, 2 * size_t(n));
   return load_f16(tmp);
 }
 TC_INLINE VF load_bf16_partial(const uint16_t* p, int n) {
+  n = n < kW ? n : kW;
   uint16_t tmp[kW] = {};
   std::memcpy(tmp, p, 2 * size_t(n));
   return load_bf16(tmp);
