@@ -1,5 +1,5 @@
-// Fast dequantisation of a run of blocks to f32 (the SIMD twin of tc::dequantize_row, with
-// bit-identical results): used by embedding_row and by the prefill matmul's weight panels.
+// Fast dequantisation of a run of blocks to f32 (the SIMD twin of tc::dequantize_row, same
+// per-element expression): used by embedding_row and by the prefill matmul's weight panels.
 #include <cstring>
 
 #include "backend/cpu/ops.h"

@@ -3,9 +3,10 @@
 // Two regimes:
 //  * few tokens (decode, n <= kFusedMaxTokens = 8): a fused kernel walks R weight rows block by
 //    block, decodes each block in registers and multiplies it into the T token vectors.
-//    Every weight byte is read once from memory per call, so decode runs at memory bandwidth.
-//  * prefill: each thread dequantises a panel of rows once (bit-identical to the reference
-//    dequantisation) and multiplies it with all n tokens through the register-tiled f32
+//    Every weight byte is read once per call, and the next rows are prefetched while the
+//    current ones are consumed, so decode streams at the decoder's compute rate or DRAM's.
+//  * prefill: each thread dequantises a panel of rows once (cpu::dequantize_row, the
+//    reference's values) and multiplies it with all n tokens through the register-tiled f32
 //    product (gemm.h), reading x transposed so the tokens sit in the vector lanes. The
 //    decode cost of a block is paid once per call, not once per token.
 #include <algorithm>
@@ -244,7 +245,7 @@ void matmul_dtype(const TensorView& w, const float* x, float* y, int n, ThreadPo
 
 }  // namespace
 
-void matmul_f32act(const TensorView& w, const float* x, float* y, int n, ThreadPool& pool) {
+void matmul(const TensorView& w, const float* x, float* y, int n, ThreadPool& pool) {
   static_assert(kFusedMaxTokens == 8, "matmul_dtype dispatches n = 1..8 to the fused kernels");
   TC_CHECK_ARG(n >= 0, "matmul: negative token count %d", n);
   if (n == 0 || w.rows() == 0) return;
@@ -260,7 +261,5 @@ void matmul_f32act(const TensorView& w, const float* x, float* y, int n, ThreadP
     default: return ref::matmul(w, x, y, n, pool);  // I32 and any future type
   }
 }
-
-void matmul(const TensorView& w, const float* x, float* y, int n, ThreadPool& pool) { matmul_f32act(w, x, y, n, pool); }
 
 }  // namespace tc::cpu

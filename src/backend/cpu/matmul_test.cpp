@@ -58,7 +58,7 @@ void expect_matmul_close(const TensorView& w, const std::vector<float>& x, int n
 
 }  // namespace
 
-TC_TEST(cpu_dequantize_row_matches_reference_bitwise) {
+TC_TEST(cpu_dequantize_row_matches_reference) {
   // Same operation order as tc::dequantize_row (and gguf-py), so identical bits: we allow no
   // difference beyond one ulp, which only an FMA-contracting compiler could introduce.
   Rng rng(11);

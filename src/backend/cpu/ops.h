@@ -14,14 +14,15 @@
 namespace tc::cpu {
 
 // y[n][out] = x[n][in] · W[out][in]^T.   w: [out][in] any supported dtype; x: [n][in]; y: [n][out]
-// Weight blocks are dequantised in registers exactly as tc::dequantize_row does and multiplied
-// with f32 x, accumulating in f32 (the default, HF-faithful path: matmul_f32act).
+// Weight blocks are dequantised in registers as tc::dequantize_row does and multiplied with
+// f32 x, accumulating in f32 (activations are never quantised, as in HF transformers).
+// n <= 8: fused mat-vec kernels (memory-bound); larger n: per-thread dequantised panels
+// through a register-tiled f32 product (compute-bound).
 void matmul(const TensorView& w, const float* x, float* y, int n, ThreadPool& pool);
-// The f32-activation path explicitly (what matmul runs by default).
-void matmul_f32act(const TensorView& w, const float* x, float* y, int n, ThreadPool& pool);
 
-// The SIMD twin of tc::dequantize_row (bit-identical output): n elements from the start of
-// `src` (a block boundary) into dst[n].
+// The SIMD twin of tc::dequantize_row: n elements from the start of `src` (a block
+// boundary) into dst[n]. Same per-element expression as the reference, so the same values
+// (at most one rounding apart if a compiler contracts one side into an FMA).
 void dequantize_row(DType t, const void* src, float* dst, int64_t n);
 
 // "avx512", "avx2" or "scalar": the vector path this build was compiled for.
@@ -45,7 +46,7 @@ void rope(float* x, int n_heads, int head_dim, int64_t pos, const float* inv_fre
 // out[i] = silu(gate[i]) * up[i].   gate, up, out: [n]
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 
-// In-place softmax of x[n]; returns the sum of exp before normalisation (for tests).
+// In-place softmax of x[n]; -inf entries become exactly 0.
 void softmax(float* x, int n);
 
 // Attention of n_tokens new queries over the live slots of one layer of the cache.

@@ -7,7 +7,8 @@
 // build the AVX2 path on an AVX-512 machine (to compare them).
 //
 // Conversions are exact (u8/i8/nibbles -> float, f16/bf16 -> float), so dequantised weights
-// are bit-identical to the scalar reference as long as kernels keep its operation order.
+// equal the scalar reference as long as kernels keep its operation order (up to FMA
+// contraction, which GCC applies to the reference too).
 #pragma once
 
 #include <cmath>
