@@ -1,5 +1,7 @@
 #include "util/thread_pool.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 
@@ -12,20 +14,31 @@
 
 namespace tc {
 
+namespace {
+
+constexpr int kChunkBits = 16;  // chunks per job < 65536
+constexpr uint64_t kChunkMask = (uint64_t(1) << kChunkBits) - 1;
+// Waiting: this many pause instructions first (a pause is 10-60 ns depending on the CPU and
+// hypervisor), then yield the core until kSpinYield has passed, then sleep.
+constexpr int kSpinPauses = 256;
+constexpr auto kSpinYield = std::chrono::microseconds(300);
+
+}  // namespace
+
 ThreadPool::ThreadPool(int n_threads) {
   if (n_threads <= 0) {
     unsigned hw = std::thread::hardware_concurrency();
     n_threads = hw ? int(hw) : 1;
   }
-  n_threads_ = n_threads;
-  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  n_threads_ = std::min(n_threads, int(kChunkMask));
+  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_.store(true);
-    epoch_.fetch_add(1);
+    epoch_word_.store(++epoch_);
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
@@ -40,35 +53,61 @@ ThreadPool& ThreadPool::global() {
 }
 
 void ThreadPool::run_chunk(int index) {
-  if (index >= job_chunks_) return;
   int64_t begin = job_n_ * index / job_chunks_;
   int64_t end = job_n_ * (index + 1) / job_chunks_;
-  if (begin >= end) return;
-  try {
-    (*job_)(begin, end, index);
-  } catch (...) {
-    std::lock_guard<std::mutex> lock(error_mutex_);
-    if (!error_) error_ = std::current_exception();
+  if (begin < end) {
+    try {
+      (*job_)(begin, end, index);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+  }
+  done_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+// The claim word: (epoch mod 2^32) << 32 | chunks << 16 | next unclaimed chunk. Everything a
+// claim decides on is in the word, so a late worker reads no field of a job it cannot join;
+// after a successful claim the job cannot finish before that chunk does, so its fields stay valid.
+static uint64_t claim_word(uint64_t epoch, int chunks) { return (epoch << 32) | (uint64_t(chunks) << kChunkBits); }
+
+void ThreadPool::run_claimed_chunks(uint64_t epoch) {
+  uint64_t word = claim_.load(std::memory_order_acquire);
+  for (;;) {
+    if ((word >> 32) != (epoch & 0xFFFFFFFFu)) return;  // a later job: nothing of ours is left
+    const int chunks = int((word >> kChunkBits) & kChunkMask), chunk = int(word & kChunkMask);
+    if (chunk >= chunks) return;
+    if (claim_.compare_exchange_weak(word, word + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      run_chunk(chunk);
+      word = claim_.load(std::memory_order_acquire);
+    }
   }
 }
 
-void ThreadPool::worker_loop(int index) {
-  uint64_t seen = 0;
+void ThreadPool::worker_loop() {
+  uint64_t seen = 0;  // epoch of the last job this worker looked at
   for (;;) {
-    // Spin a while for the next epoch, then block.
-    int spins = 0;
-    while (epoch_.load(std::memory_order_acquire) == seen && spins < 20000) {
+    uint64_t epoch = epoch_word_.load(std::memory_order_acquire);
+    for (int i = 0; i < kSpinPauses && epoch == seen; ++i) {
       TC_CPU_RELAX();
-      ++spins;
+      epoch = epoch_word_.load(std::memory_order_acquire);
     }
-    if (epoch_.load(std::memory_order_acquire) == seen) {
+    if (epoch == seen) {
+      const auto deadline = std::chrono::steady_clock::now() + kSpinYield;
+      while ((epoch = epoch_word_.load(std::memory_order_acquire)) == seen &&
+             std::chrono::steady_clock::now() < deadline)
+        std::this_thread::yield();
+    }
+    if (epoch == seen) {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return epoch_.load() != seen; });
+      sleepers_.fetch_add(1);  // seq_cst: pairs with the master's store of epoch_word_ then load of sleepers_
+      wake_.wait(lock, [&] { return epoch_word_.load() != seen; });
+      sleepers_.fetch_sub(1);
+      epoch = epoch_word_.load(std::memory_order_acquire);
     }
-    seen = epoch_.load(std::memory_order_acquire);
+    seen = epoch;
     if (stop_.load()) return;
-    run_chunk(index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    run_claimed_chunks(epoch);
   }
 }
 
@@ -84,14 +123,21 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
   job_n_ = n;
   job_chunks_ = chunks;
   error_ = nullptr;
-  pending_.store(int(workers_.size()), std::memory_order_release);
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    epoch_.fetch_add(1, std::memory_order_acq_rel);
+  done_.store(0, std::memory_order_relaxed);
+  const uint64_t epoch = ++epoch_;
+  claim_.store(claim_word(epoch, chunks), std::memory_order_release);  // chunk 0 of this job is next
+  epoch_word_.store(epoch);                                       // seq_cst: wakes spinning workers
+  if (sleepers_.load() > 0) {
+    { std::lock_guard<std::mutex> lock(mutex_); }  // a sleeper is either waiting or will see the epoch
+    wake_.notify_all();
   }
-  wake_.notify_all();
-  run_chunk(0);
-  while (pending_.load(std::memory_order_acquire) != 0) TC_CPU_RELAX();
+  run_claimed_chunks(epoch);
+  for (int i = 0; done_.load(std::memory_order_acquire) != chunks; ++i) {
+    if (i < kSpinPauses)
+      TC_CPU_RELAX();
+    else
+      std::this_thread::yield();  // a worker is finishing a chunk and may need this core
+  }
   job_ = nullptr;
   if (error_) std::rethrow_exception(error_);
 }

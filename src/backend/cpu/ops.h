@@ -1,7 +1,8 @@
 // CPU kernels used by the transformer graph. Each has a plain reference twin in
 // ops_ref.h that the tests compare against (and that documents the exact semantics).
 // All activations are f32; weights stay in their file dtype (F32/F16/BF16/Q8_0/Q4_0/Q4_1/
-// Q4_K/Q6_K) and are never dequantised as whole matrices.
+// Q4_K/Q6_K) and are never dequantised as whole matrices. SIMD width is chosen at compile
+// time (AVX-512, AVX2+FMA+F16C, or portable scalar): see simd.h and cpu_isa_name().
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,19 @@
 namespace tc::cpu {
 
 // y[n][out] = x[n][in] · W[out][in]^T.   w: [out][in] any supported dtype; x: [n][in]; y: [n][out]
+// Weight blocks are dequantised in registers as tc::dequantize_row does and multiplied with
+// f32 x, accumulating in f32 (activations are never quantised, as in HF transformers).
+// n <= 8: fused mat-vec kernels (memory-bound); larger n: per-thread dequantised panels
+// through a register-tiled f32 product (compute-bound).
 void matmul(const TensorView& w, const float* x, float* y, int n, ThreadPool& pool);
+
+// The SIMD twin of tc::dequantize_row: n elements from the start of `src` (a block
+// boundary) into dst[n]. Same per-element expression as the reference, so the same values
+// (at most one rounding apart if a compiler contracts one side into an FMA).
+void dequantize_row(DType t, const void* src, float* dst, int64_t n);
+
+// "avx512", "avx2" or "scalar": the vector path this build was compiled for.
+const char* cpu_isa_name();
 
 // Row `row` of an embedding table (any dtype) into out[cols].
 void embedding_row(const TensorView& table, int64_t row, float* out);
@@ -33,7 +46,7 @@ void rope(float* x, int n_heads, int head_dim, int64_t pos, const float* inv_fre
 // out[i] = silu(gate[i]) * up[i].   gate, up, out: [n]
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 
-// In-place softmax of x[n]; returns the sum of exp before normalisation (for tests).
+// In-place softmax of x[n]; -inf entries become exactly 0.
 void softmax(float* x, int n);
 
 // Attention of n_tokens new queries over the live slots of one layer of the cache.

@@ -1,6 +1,6 @@
-// Reference-quality implementations; backend/cpu kernels replace these with SIMD versions
-// behind the same signatures.
-#include "backend/cpu/ops.h"
+// Reference implementations of the CPU kernels (see ops_ref.h): double accumulation,
+// row-at-a-time reads, no SIMD. The fast kernels in this directory are tested against them.
+#include "backend/cpu/ops_ref.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,14 +9,14 @@
 
 #include "util/error.h"
 
-namespace tc::cpu {
+namespace tc::cpu::ref {
 
 void matmul(const TensorView& w, const float* x, float* y, int n, ThreadPool& pool) {
   const int64_t out = w.rows(), in = w.cols();
   pool.parallel_for(out, [&](int64_t begin, int64_t end, int) {
     std::vector<float> row(static_cast<size_t>(in));
     for (int64_t o = begin; o < end; ++o) {
-      dequantize_row(w.dtype, w.row(o), row.data(), in);
+      tc::dequantize_row(w.dtype, w.row(o), row.data(), in);
       for (int t = 0; t < n; ++t) {
         const float* xt = x + size_t(t) * in;
         double acc = 0;
@@ -30,7 +30,7 @@ void matmul(const TensorView& w, const float* x, float* y, int n, ThreadPool& po
 void embedding_row(const TensorView& table, int64_t row, float* out) {
   TC_CHECK_ARG(row >= 0 && row < table.rows(), "token id %lld is outside the vocabulary (%lld rows)", (long long)row,
                (long long)table.rows());
-  dequantize_row(table.dtype, table.row(row), out, table.cols());
+  tc::dequantize_row(table.dtype, table.row(row), out, table.cols());
 }
 
 void rms_norm(const float* x, const float* weight, float* y, int n, int d, float eps) {
@@ -108,7 +108,7 @@ void attention(const float* q, int n_tokens, const int32_t* q_pos, const KvCache
         float* o = out + (size_t(t) * n_heads + h) * d;
         std::fill(o, o + d, 0.0f);
         for (int s = 0; s < n; ++s) {
-          p[s] = float(p[s] / sum);
+          p[s] = sum > 0 ? float(p[s] / sum) : 0.0f;  // no visible slot: zero output, zero probs
           if (p[s] == 0) continue;
           cache.read_v(layer, sh, s, v.data());
           for (int i = 0; i < d; ++i) o[i] += p[s] * v[i];
@@ -122,4 +122,4 @@ void attention(const float* q, int n_tokens, const int32_t* q_pos, const KvCache
   });
 }
 
-}  // namespace tc::cpu
+}  // namespace tc::cpu::ref
