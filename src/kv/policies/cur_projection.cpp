@@ -1,0 +1,123 @@
+#include "kv/policies/cur_projection.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kv/policy_base.h"
+#include "kv/policy_options.h"
+#include "kv/policy_score_ops.h"
+#include "util/error.h"
+
+namespace tc {
+
+const char* const kCurProjectionBudgetRule =
+    "B = tokens kept per KV head after an eviction (prompt included); must be a multiple of R and exceed R + sinks. "
+    "Capacity max(prompt, B) + R";
+const char* const kCurProjectionWindowRule = "R = recent window = eviction period; default 64";
+
+std::vector<PolicyParam> cur_projection_params() {
+  return {
+      {"rank", "20", "columns r of the Gaussian projection G ~ N(0, 1/r)"},
+      {"sinks", "4", "first positions always kept (score 1.0 in the code)"},
+  };
+}
+
+namespace {
+
+struct CurParams {
+  std::string name;
+  int budget = 0;
+  int window = 64;
+  int sinks = 4;
+  int rank = 20;
+  bool resample = true;
+};
+
+class CurProjectionPolicy final : public WindowedPolicy {
+ public:
+  CurProjectionPolicy(const CurParams& p, uint64_t seed) : WindowedPolicy(p.name, config_for(p), seed), p_(p) {}
+
+  AttentionNeeds needs() const override { return {}; }
+
+ protected:
+  void handle_attach() override {
+    projection_.assign(size_t(cache().n_layers()), {});
+  }
+
+  // G for this layer, stored transposed: g_t[c][d] = G[d][c], so each column is contiguous.
+  void begin_layer_eviction(int layer, int64_t event) override {
+    std::vector<float>& g_t = projection_[layer];
+    if (!p_.resample && !g_t.empty()) return;
+    const int d = cache().head_dim();
+    Rng rng = rng_for(layer, 0, p_.resample ? event : 0, /*salt=*/1);
+    const double stddev = 1.0 / std::sqrt(double(p_.rank));
+    g_t.resize(size_t(p_.rank) * d);
+    for (int dd = 0; dd < d; ++dd)
+      for (int c = 0; c < p_.rank; ++c) g_t[size_t(c) * d + dd] = float(rng.normal() * stddev);
+  }
+
+  void score(int layer, int head, int n_cand, float* scores, ScoreScratch& scratch) const override {
+    const int d = cache().head_dim();
+    const std::vector<float>& g_t = projection_[layer];
+    std::vector<float>& rows = scratch.a;  // [n_cand][d]
+    rows.resize(size_t(n_cand) * d);
+    auto projected_norm2 = [&](const float* x) {
+      double s = 0;
+      for (int c = 0; c < p_.rank; ++c) {
+        double y = policy_dot(x, g_t.data() + size_t(c) * d, d);
+        s += y * y;
+      }
+      return s;
+    };
+    std::vector<float>& k2 = scratch.b;
+    k2.resize(size_t(n_cand));
+    load_keys_f32(cache(), layer, head, 0, n_cand, rows.data());
+    for (int i = 0; i < n_cand; ++i) k2[i] = float(projected_norm2(rows.data() + size_t(i) * d));
+    load_values_f32(cache(), layer, head, 0, n_cand, rows.data());
+    double total = 0;
+    for (int i = 0; i < n_cand; ++i) {
+      scores[i] = k2[i] * float(projected_norm2(rows.data() + size_t(i) * d));
+      total += scores[i];
+    }
+    if (total > 0)
+      for (int i = 0; i < n_cand; ++i) scores[i] = float(scores[i] / total);
+  }
+
+ private:
+  static Config config_for(const CurParams& p) {
+    Config c;
+    c.budget = p.budget;
+    c.recent = p.window;
+    c.sinks = p.sinks;
+    c.schedule.decode = EvictionSchedule::Decode::CacheLengthMultiple;
+    c.schedule.prefill = EvictionSchedule::Prefill::Keep;
+    c.schedule.period = p.window;
+    c.selector = Selector::TopK;
+    return c;
+  }
+
+  CurParams p_;
+  std::vector<std::vector<float>> projection_;  // [n_layers] G^T: [rank][head_dim]
+};
+
+}  // namespace
+
+std::unique_ptr<KvPolicy> make_cur_projection_policy(const PolicySpec& spec, const KvCacheShape&,
+                                                     bool resample_each_eviction) {
+  PolicyOptions o(spec);
+  CurParams p;
+  p.name = spec.name;
+  p.resample = resample_each_eviction;
+  p.window = o.window(64, 1, 1 << 16);
+  p.sinks = o.get_int("sinks", 4, 0, 1 << 20);
+  p.rank = o.get_int("rank", 20, 1, 4096);
+  p.budget = o.budget(p.window + p.sinks + 1,
+                      str_printf("the last R = %d tokens and %d sinks are always kept", p.window, p.sinks));
+  if (p.budget % p.window != 0)
+    TC_THROW("policy %s: --kv-budget %d must be a multiple of the window R = %d (as in the VaSE code: each "
+             "eviction drops exactly R tokens)",
+             spec.name.c_str(), p.budget, p.window);
+  return std::make_unique<CurProjectionPolicy>(p, spec.seed);
+}
+
+}  // namespace tc
