@@ -59,9 +59,16 @@ class TokenSource {
   DriverSpec s_;
 };
 
+// A one-thread pool: the tests' tiny attention calls are faster serial than woken up on
+// a busy machine. Benchmarks pass ThreadPool::global().
+inline ThreadPool& serial_pool() {
+  static ThreadPool pool(1);
+  return pool;
+}
+
 class PolicyDriver {
  public:
-  PolicyDriver(const DriverSpec& spec, std::unique_ptr<KvPolicy> policy, ThreadPool& pool = ThreadPool::global())
+  PolicyDriver(const DriverSpec& spec, std::unique_ptr<KvPolicy> policy, ThreadPool& pool = serial_pool())
       : spec_(spec), tokens_(spec), policy_(std::move(policy)), pool_(pool) {
     KvCacheOptions o;
     o.capacity = policy_->capacity_for(spec.prompt_tokens, spec.max_new_tokens);
