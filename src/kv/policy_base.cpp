@@ -1,6 +1,7 @@
 #include "kv/policy_base.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "util/error.h"
 #include "util/thread_pool.h"
@@ -291,18 +292,14 @@ bool RollingPolicy::evict_layer(int layer) {
       TC_ASSERT(c.size(layer, h) == n);
       TC_ASSERT(std::equal(c.positions(layer, h), c.positions(layer, h) + n, c.positions(layer, 0)));
     }
-    scores_.resize(size_t(n));
-    score(layer, -1, n, scores_.data());
-    drop_lowest(layer, 0, scores_.data(), n - config_.budget, drop_);
+    drop_lowest(layer, 0, scores(layer, -1, n), n - config_.budget, drop_);
     for (int h = 0; h < n_heads; ++h) c.remove(layer, h, drop_.data(), int(drop_.size()));
     return true;
   }
   for (int h = 0; h < n_heads; ++h) {
     const int n = c.size(layer, h);
     if (n <= config_.budget) continue;
-    scores_.resize(size_t(n));
-    score(layer, h, n, scores_.data());
-    drop_lowest(layer, h, scores_.data(), n - config_.budget, drop_);
+    drop_lowest(layer, h, scores(layer, h, n), n - config_.budget, drop_);
     c.remove(layer, h, drop_.data(), int(drop_.size()));
   }
   return true;
@@ -312,19 +309,37 @@ void RollingPolicy::drop_lowest(int layer, int head_for_slots, const float* scor
                                 std::vector<int32_t>& drop) {
   const int n = cache().size(layer, head_for_slots);
   const int32_t* pos = cache().positions(layer, head_for_slots);
+  const int64_t sinks = config_.sinks;
   const int64_t recent_from = newest_position() - config_.recent + 1;  // positions >= this are protected
+  drop.clear();
+  if (n_drop == 1) {
+    // The steady state: one pass for the lowest (score, position) among unprotected slots.
+    int best = -1;
+    float best_score = 0;
+    for (int s = 0; s < n; ++s) {
+      const int32_t p = pos[s];
+      if (p < sinks || p >= recent_from) continue;
+      const float sc = scores ? scores[s] : 0.0f;
+      if (best < 0 || sc < best_score || (sc == best_score && p < pos[best]) || (std::isnan(sc) && !std::isnan(best_score))) {
+        best = s;
+        best_score = sc;
+      }
+    }
+    TC_ASSERT(best >= 0);
+    drop.push_back(best);
+    return;
+  }
   cand_slots_.clear();
   cand_scores_.clear();
   cand_pos_.clear();
   for (int s = 0; s < n; ++s) {
-    if (pos[s] < config_.sinks || pos[s] >= recent_from) continue;
+    if (pos[s] < sinks || pos[s] >= recent_from) continue;
     cand_slots_.push_back(s);
-    cand_scores_.push_back(scores[s]);
+    cand_scores_.push_back(scores ? scores[s] : 0.0f);
     cand_pos_.push_back(pos[s]);
   }
   TC_ASSERT(n_drop <= int(cand_slots_.size()));
   select_bottom_k(cand_scores_.data(), cand_pos_.data(), int(cand_slots_.size()), n_drop, picked_);
-  drop.clear();
   for (int32_t i : picked_) drop.push_back(cand_slots_[i]);
 }
 

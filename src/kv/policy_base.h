@@ -168,10 +168,10 @@ class RollingPolicy : public PolicyBase {
   const Config& config() const { return config_; }
 
  protected:
-  // Keep-worthiness of every live slot s < n of (layer, head); higher is kept. For
-  // layer-wide policies head is -1 and slots index any head (they are all aligned).
-  // scores: [n]
-  virtual void score(int layer, int head, int n, float* scores) = 0;
+  // Keep-worthiness of every live slot s < n of (layer, head), higher is kept, or null to
+  // evict the oldest first. For layer-wide policies head is -1 and slots index any head
+  // (they are all aligned). The pointer stays valid until the eviction is done. [n]
+  virtual const float* scores(int layer, int head, int n) = 0;
 
   bool handle_end_forward() override;
   bool handle_end_prefill() override;
@@ -181,7 +181,6 @@ class RollingPolicy : public PolicyBase {
   void drop_lowest(int layer, int head_for_slots, const float* scores, int n_drop, std::vector<int32_t>& drop);
 
   Config config_;
-  std::vector<float> scores_;
   std::vector<float> cand_scores_;
   std::vector<int32_t> cand_slots_, cand_pos_, picked_, drop_;
 };

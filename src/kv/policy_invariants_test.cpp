@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -348,5 +349,34 @@ TC_TEST(policy_runs_are_reproducible_from_the_seed) {
     auto c = final_positions(policy_spec(name, 128, -1, {}, 12));
     TC_EXPECT(a == b);
     TC_EXPECT(a != c);
+  }
+}
+
+TC_TEST(policy_window_score_taps_equal_the_side_pass) {
+  // VaSE's window score accumulated from the kernel's per-step probabilities must pick what
+  // the side pass over the cached queries picks (same seed, same Gumbel draws), eviction
+  // after eviction; likewise decode-time SnapKV's top-k. The first window of the long-prompt
+  // run starts in the prompt, so that eviction exercises the fallback.
+  const KvCacheShape shape{2, 4, 2, 16};
+  for (int prompt : {40, 150}) {
+    for (const char* name : {"vase", "snapkv"}) {
+      std::vector<std::vector<int>> kept[2];
+      for (int mode = 0; mode < 2; ++mode) {
+        std::map<std::string, std::string> opts = {{"scoring", mode == 0 ? "taps" : "window"}};
+        if (std::string(name) == "snapkv") opts["mode"] = "decode";
+        DriverSpec ds;
+        ds.shape = shape;
+        ds.prompt_tokens = prompt;
+        ds.max_new_tokens = 400;
+        ds.prefill_chunk = 64;
+        PolicyDriver d(ds, make_policy(policy_spec(name, 128, -1, opts, 21), shape));
+        d.prefill();
+        for (int t = 0; t < 400; ++t) d.decode();
+        for (int l = 0; l < shape.n_layers; ++l)
+          for (int h = 0; h < d.cache().n_store_heads(); ++h) kept[mode].push_back(slot_positions(d.cache(), l, h));
+        TC_EXPECT(d.policy().stats().evictions >= 4);
+      }
+      TC_EXPECT(kept[0] == kept[1]);
+    }
   }
 }

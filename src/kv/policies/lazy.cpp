@@ -83,7 +83,8 @@ class LazyPolicy final : public WindowedPolicy {
   }
 
   // Recurrence update: for every slot whose probability is >= alpha (for a GQA store head:
-  // under any query head of its group), MRI = max(MRI, t − TS), then TS = t.
+  // under any query head of its group), MRI = max(MRI, t − TS), then TS = t. Branch-free
+  // and blocked so the group maximum stays in L1: this runs every step over every slot.
   void handle_attention(const AttentionStats& st) override {
     const ForwardInfo& f = forward();
     if (f.is_prefill) return;
@@ -93,30 +94,36 @@ class LazyPolicy final : public WindowedPolicy {
     KvCache& c = cache();
     const int group = c.queries_per_store_head();
     const int32_t t = p_.fp16_state ? round_f16_int(f.step) : int32_t(f.step);
+    constexpr int kBlock = 512;
+    float pmax[kBlock];
     for (int sh = 0; sh < c.n_store_heads(); ++sh) {
       const int n = c.size(st.layer, sh);
-      // pmax: [n] max over the group's query heads of the current query's probability.
-      pmax_.assign(st.probs + size_t(sh) * group * st.stride, st.probs + size_t(sh) * group * st.stride + n);
-      for (int g = 1; g < group; ++g) {
-        const float* p = st.probs + size_t(sh * group + g) * st.stride;
-        for (int s = 0; s < n; ++s) pmax_[s] = std::max(pmax_[s], p[s]);
-      }
+      const float* head_probs = st.probs + size_t(sh) * group * st.stride;
       int32_t* ts = c.channel_i32(ts_, st.layer, sh);
       int32_t* mri = c.channel_i32(mri_, st.layer, sh);
-      if (p_.fp16_state) {
-        for (int s = 0; s < n; ++s) {
-          if (f16_to_f32(f32_to_f16(pmax_[s])) < alpha_f16_) continue;
-          mri[s] = std::max(mri[s], round_f16_int(int64_t(t) - ts[s]));
-          ts[s] = t;
+      for (int s0 = 0; s0 < n; s0 += kBlock) {
+        const int m = std::min(kBlock, n - s0);
+        std::copy(head_probs + s0, head_probs + s0 + m, pmax);
+        for (int g = 1; g < group; ++g) {
+          const float* p = head_probs + size_t(g) * st.stride + s0;
+          for (int i = 0; i < m; ++i) pmax[i] = std::max(pmax[i], p[i]);
         }
-      } else {
-        const float alpha = float(p_.alpha);
-        for (int s = 0; s < n; ++s) {
-          if (!(pmax_[s] >= alpha)) continue;
-          mri[s] = std::max(mri[s], t - ts[s]);
-          ts[s] = t;
+        if (p_.fp16_state) {
+          for (int i = 0; i < m; ++i) pmax[i] = f16_to_f32(f32_to_f16(pmax[i]));
+          update(pmax, ts + s0, mri + s0, m, t, alpha_f16_, true);
+        } else {
+          update(pmax, ts + s0, mri + s0, m, t, float(p_.alpha), false);
         }
       }
+    }
+  }
+
+  static void update(const float* p, int32_t* ts, int32_t* mri, int m, int32_t t, float alpha, bool fp16) {
+    for (int i = 0; i < m; ++i) {
+      const bool active = p[i] >= alpha;
+      const int32_t gap = fp16 ? round_f16_int(int64_t(t) - ts[i]) : t - ts[i];
+      mri[i] = active ? std::max(mri[i], gap) : mri[i];
+      ts[i] = active ? t : ts[i];
     }
   }
 
@@ -147,7 +154,6 @@ class LazyPolicy final : public WindowedPolicy {
   LazyParams p_;
   float alpha_f16_ = 0;
   int ts_ = -1, mri_ = -1;
-  std::vector<float> pmax_;
 };
 
 std::unique_ptr<KvPolicy> make_lazy(const PolicySpec& spec, const KvCacheShape& shape) {

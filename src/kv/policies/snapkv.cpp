@@ -74,6 +74,7 @@ struct SnapParams {
   int window = 32;
   int pool_kernel = 5;
   bool max_pool = false;
+  bool taps = true;  // decode mode: window score from the kernel's per-step probabilities
   KvLayout layout = KvLayout::Gqa;
 };
 
@@ -84,6 +85,7 @@ class SnapKvPolicy final : public WindowedPolicy {
   AttentionNeeds needs() const override {
     AttentionNeeds n;
     n.query_window = p_.window;
+    n.current_probs = p_.decode_mode && p_.taps;
     return n;
   }
 
@@ -91,6 +93,14 @@ class SnapKvPolicy final : public WindowedPolicy {
   void handle_attach() override {
     const KvCache& c = cache();
     queries_.reset(c.n_layers(), c.shape().n_heads, c.head_dim(), p_.window);
+    if (p_.decode_mode && p_.taps) {
+      window_acc_ = channel("snapkv.window", KvCache::ChannelType::F32);
+      taps_.reset(c.n_layers(), p_.window, p_.budget);
+    }
+  }
+
+  void handle_attention(const AttentionStats& st) override {
+    if (p_.decode_mode && p_.taps && !forward().is_prefill) taps_.accumulate(cache(), window_acc_, st);
   }
 
   void handle_queries(int layer, const float* q, int n_tokens) override {
@@ -98,6 +108,16 @@ class SnapKvPolicy final : public WindowedPolicy {
   }
 
   void score(int layer, int head, int n_cand, float* scores, ScoreScratch& scratch) const override {
+    if (p_.decode_mode && p_.taps && taps_.ready(layer, cache().size(layer, head))) {
+      std::vector<float>& mean = scratch.c;
+      mean.resize(size_t(n_cand));
+      taps_.mean(cache(), window_acc_, layer, head, n_cand, mean.data());
+      if (p_.pool_kernel > 1)
+        avg_pool_same(mean.data(), scores, n_cand, p_.pool_kernel);
+      else
+        std::copy(mean.begin(), mean.end(), scores);
+      return;
+    }
     if (p_.decode_mode) {
       vase_window_scores(cache(), queries_, layer, head, n_cand, 1.0f, p_.pool_kernel, scores, scratch);
       return;
@@ -125,6 +145,8 @@ class SnapKvPolicy final : public WindowedPolicy {
 
   SnapParams p_;
   QueryWindow queries_;
+  WindowScoreTaps taps_;
+  int window_acc_ = -1;
 };
 
 std::unique_ptr<KvPolicy> make_snapkv(const PolicySpec& spec, const KvCacheShape&) {
@@ -144,6 +166,7 @@ std::unique_ptr<KvPolicy> make_snapkv(const PolicySpec& spec, const KvCacheShape
     TC_THROW("policy snapkv: pooling=max is only available with mode=prefill");
   p.max_pool = pooling == "max";
   p.layout = o.get_choice("heads", "kv", {"kv", "query"}) == "kv" ? KvLayout::Gqa : KvLayout::PerQueryHead;
+  p.taps = o.get_choice("scoring", "taps", {"taps", "window"}) == "taps";
   return std::make_unique<SnapKvPolicy>(p, spec.seed);
 }
 
@@ -159,6 +182,9 @@ const PolicyRegistrar kRegisterSnapKv(PolicyInfo{
         {"heads", "kv",
          "kv: native GQA cache, group mean of the pooled scores (kvpress style); query: one K/V copy per query "
          "head, each scored on its own"},
+        {"scoring", "taps",
+         "decode mode: taps accumulates the window score from the kernel's per-step probabilities (no side pass), "
+         "window recomputes it from the cached queries at eviction"},
     },
     make_snapkv,
     "prefill mode: the prompt budget B (decode is unbounded: capacity max(P, min(P, B) + new tokens)); decode "

@@ -16,11 +16,8 @@ class StreamingPolicy final : public RollingPolicy {
   AttentionNeeds needs() const override { return {}; }
 
  protected:
-  // Every unprotected token is dropped; older first.
-  void score(int layer, int head, int n, float* scores) override {
-    const int32_t* pos = cache().positions(layer, head < 0 ? 0 : head);
-    for (int s = 0; s < n; ++s) scores[s] = float(pos[s]);
-  }
+  // Every unprotected token is dropped, oldest first.
+  const float* scores(int, int, int) override { return nullptr; }
 };
 
 std::unique_ptr<KvPolicy> make_streaming(const PolicySpec& spec, const KvCacheShape&) {

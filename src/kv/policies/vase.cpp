@@ -26,6 +26,7 @@ struct VaseParams {
   int sinks = 4;
   int pool = 5;
   double temperature = 1.0;
+  bool taps = true;  // window score from the kernel's per-step probabilities (see WindowScoreTaps)
 };
 
 class VasePolicy final : public WindowedPolicy {
@@ -34,7 +35,8 @@ class VasePolicy final : public WindowedPolicy {
 
   AttentionNeeds needs() const override {
     AttentionNeeds n;
-    n.query_window = p_.window;
+    n.query_window = p_.window;  // always kept: the side pass is the fallback of the taps
+    n.current_probs = p_.taps;
     return n;
   }
 
@@ -43,6 +45,14 @@ class VasePolicy final : public WindowedPolicy {
     range_ = channel("vase.range", KvCache::ChannelType::F32);
     const KvCache& c = cache();
     queries_.reset(c.n_layers(), c.shape().n_heads, c.head_dim(), p_.window);
+    if (p_.taps) {
+      window_acc_ = channel("vase.window", KvCache::ChannelType::F32);
+      taps_.reset(c.n_layers(), p_.window, p_.budget);
+    }
+  }
+
+  void handle_attention(const AttentionStats& st) override {
+    if (p_.taps && !forward().is_prefill) taps_.accumulate(cache(), window_acc_, st);
   }
 
   void handle_queries(int layer, const float* q, int n_tokens) override {
@@ -85,6 +95,16 @@ class VasePolicy final : public WindowedPolicy {
   }
 
   void score(int layer, int head, int n_cand, float* scores, ScoreScratch& scratch) const override {
+    if (p_.taps && taps_.ready(layer, cache().size(layer, head))) {
+      std::vector<float>& mean = scratch.c;
+      mean.resize(size_t(n_cand));
+      taps_.mean(cache(), window_acc_, layer, head, n_cand, mean.data());
+      if (p_.pool > 1)
+        avg_pool_same(mean.data(), scores, n_cand, p_.pool);
+      else
+        std::copy(mean.begin(), mean.end(), scores);
+      return;
+    }
     vase_window_scores(cache(), queries_, layer, head, n_cand, float(p_.temperature), p_.pool, scores, scratch);
   }
 
@@ -103,7 +123,9 @@ class VasePolicy final : public WindowedPolicy {
 
   VaseParams p_;
   int range_ = -1;
+  int window_acc_ = -1;
   QueryWindow queries_;
+  WindowScoreTaps taps_;
   std::vector<float> v_;
 };
 
@@ -126,6 +148,11 @@ std::unique_ptr<KvPolicy> make_vase(const PolicySpec& spec, const KvCacheShape&)
   p.pool = o.get_int("smooth", 5, 1, 1001);
   if (p.pool % 2 == 0) TC_THROW("policy vase: smooth=%d must be an odd kernel size (1 disables smoothing)", p.pool);
   p.temperature = o.get_double("temperature", 1.0, 1e-6, 1e6);
+  const std::string scoring = o.get_choice("scoring", "taps", {"taps", "window"});
+  if (scoring == "taps" && p.temperature != 1.0)
+    TC_THROW("policy vase: temperature=%g needs scoring=window (the kernel's probabilities are at temperature 1)",
+             p.temperature);
+  p.taps = scoring == "taps";
   return std::make_unique<VasePolicy>(p, spec.seed);
 }
 
@@ -139,7 +166,11 @@ const PolicyRegistrar kRegisterVase(PolicyInfo{
         {"n_large", "B/4", "tokens reserved by value range, sinks included"},
         {"sinks", "4", "first positions always kept (their range counts as +inf)"},
         {"smooth", "5", "AvgPool1d kernel over slot order applied to the window attention (1 = off)"},
-        {"temperature", "1.0", "softmax temperature of the window attention"},
+        {"temperature", "1.0", "softmax temperature of the window attention (needs scoring=window unless 1)"},
+        {"scoring", "taps",
+         "taps: accumulate the window score from the attention kernel's per-step probabilities, renormalised over "
+         "the candidates (same number, no side pass; falls back to window when the window began at prefill); "
+         "window: recompute it at eviction from the R cached queries, as the released code does"},
     },
     make_vase,
     "B = tokens kept per KV head after an eviction (prompt included); must be a multiple of R and > R. "

@@ -43,4 +43,59 @@ void vase_window_scores(const KvCache& cache, const QueryWindow& window, int lay
     std::copy(mean.begin(), mean.end(), out);
 }
 
+void WindowScoreTaps::reset(int n_layers, int period, int budget) {
+  period_ = period;
+  budget_ = budget;
+  target_.assign(size_t(n_layers), -1);
+  count_.assign(size_t(n_layers), 0);
+}
+
+int WindowScoreTaps::next_eviction_length(int n) const {
+  int len = ((n + period_ - 1) / period_) * period_;
+  while (len <= budget_) len += period_;
+  return len;
+}
+
+void WindowScoreTaps::accumulate(KvCache& cache, int channel, const AttentionStats& st) {
+  const int layer = st.layer;
+  const int n = cache.size(layer, 0);
+  const int len = next_eviction_length(n);
+  const int window_start = len - period_ + 1;  // size after the window's first query appended
+  if (n < window_start) return;
+  const int n_heads_store = cache.n_store_heads();
+  if (n == window_start) {
+    for (int h = 0; h < n_heads_store; ++h) {
+      float* acc = cache.channel_f32(channel, layer, h);
+      std::fill(acc, acc + cache.size(layer, h), 0.0f);
+    }
+    target_[layer] = len;
+    count_[layer] = 0;
+  }
+  if (target_[layer] != len) return;  // the window started before decoding: side pass at eviction
+  TC_CHECK_ARG(st.probs != nullptr,
+               "policy vase: the engine did not pass the current query's attention probabilities (layer %d)", layer);
+  const int n_cand = len - period_;
+  const int group = cache.queries_per_store_head();
+  for (int h = 0; h < st.n_heads; ++h) {
+    const int sh = cache.store_head_of_query(h);
+    TC_ASSERT(cache.size(layer, sh) == n);
+    const float* p = st.probs + size_t(h) * st.stride;
+    double z = 0;
+    for (int s = 0; s < n_cand; ++s) z += p[s];
+    if (!(z > 0)) continue;
+    const float inv = float(1.0 / (z * group));
+    float* acc = cache.channel_f32(channel, layer, sh);
+    for (int s = 0; s < n_cand; ++s) acc[s] += p[s] * inv;
+  }
+  ++count_[layer];
+}
+
+bool WindowScoreTaps::ready(int layer, int n) const { return target_[layer] == n && count_[layer] == period_; }
+
+void WindowScoreTaps::mean(const KvCache& cache, int channel, int layer, int head, int n_cand, float* out) const {
+  const float* acc = cache.channel_f32(channel, layer, head);
+  const float inv = 1.0f / float(count_[layer]);
+  for (int s = 0; s < n_cand; ++s) out[s] = acc[s] * inv;
+}
+
 }  // namespace tc
