@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -30,7 +31,17 @@ struct DriverSpec {
   float qk_std = 1.2f;         // std of q and k entries: logits have std ≈ qk_std²
   double value_outlier_rate = 0.05;  // share of tokens whose values are scaled by value_outlier_gain
   float value_outlier_gain = 8.0f;
+  // Also time the attention and every policy hook with this thread's CPU clock (benchmarks
+  // on a shared machine: preemption does not count). Costs ~1 µs per hook call.
+  bool cpu_clock = false;
 };
+
+// CPU time of the calling thread, in seconds.
+inline double thread_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
 
 // Synthetic post-RoPE q/k/v for (layer, position).
 class TokenSource {
@@ -92,7 +103,7 @@ class PolicyDriver {
     info.is_prefill = true;
     info.n_tokens = p;
     info.total_tokens = p;
-    policy_->end_prefill(info);
+    timed_policy([&] { policy_->end_prefill(info); });
   }
 
   // One decode step (t = 1, 2, ...).
@@ -107,12 +118,23 @@ class PolicyDriver {
   int64_t step() const { return step_; }
   int64_t total_tokens() const { return total_; }
   double attention_seconds() const { return attention_seconds_; }
+  // With DriverSpec::cpu_clock: thread CPU seconds in cpu::attention and in the policy's hooks.
+  double attention_cpu_seconds() const { return attention_cpu_; }
+  double policy_cpu_seconds() const { return policy_cpu_; }
   // The last forward's output for its last query. [n_heads][head_dim]
   const std::vector<float>& output(int layer) const { return outputs_[layer]; }
   // Live-slot count of every (layer, store head) right after the last append (before eviction).
   int size_before_eviction() const { return size_before_eviction_; }
 
  private:
+  template <typename F>
+  void timed_policy(F&& f) {
+    if (!spec_.cpu_clock) return f();
+    double t0 = thread_cpu_seconds();
+    f();
+    policy_cpu_ += thread_cpu_seconds() - t0;
+  }
+
   void forward(bool is_prefill, int64_t first_pos, int n) {
     const KvCacheShape& s = spec_.shape;
     const int h = s.n_heads, kvh = s.n_kv_heads, d = s.head_dim;
@@ -122,7 +144,7 @@ class PolicyDriver {
     info.step = is_prefill ? 0 : step_;
     info.first_pos = first_pos;
     info.total_tokens = first_pos + n;
-    policy_->begin_forward(info);
+    timed_policy([&] { policy_->begin_forward(info); });
     const AttentionNeeds needs = policy_->needs();
     // q: [n][h][d]; k, v: [n][kvh][d]; out: [n][h][d]
     std::vector<float> q(size_t(n) * h * d), k(size_t(n) * kvh * d), v(k.size()), out(q.size());
@@ -135,16 +157,18 @@ class PolicyDriver {
         tokens_.query(layer, first_pos + i, q.data() + size_t(i) * h * d);
         tokens_.key_value(layer, first_pos + i, k.data() + size_t(i) * kvh * d, v.data() + size_t(i) * kvh * d);
       }
-      policy_->on_queries(layer, q.data(), n);
+      timed_policy([&] { policy_->on_queries(layer, q.data(), n); });
       cache_->append(layer, n, k.data(), v.data(), pos.data());
-      policy_->on_append(layer, n);
+      timed_policy([&] { policy_->on_append(layer, n); });
       size_before_eviction_ = std::max(size_before_eviction_, cache_->max_size());
       float* probs = needs.current_probs ? probs_.data() : nullptr;
       float* colsum = needs.prob_colsum ? colsum_.data() : nullptr;
       if (colsum) std::fill(colsum_.begin(), colsum_.end(), 0.0f);
       auto t0 = std::chrono::steady_clock::now();
+      double c0 = spec_.cpu_clock ? thread_cpu_seconds() : 0;
       cpu::attention(q.data(), n, pos.data(), *cache_, layer, float(1.0 / std::sqrt(double(d))), out.data(), probs,
                      colsum, stride, pool_);
+      if (spec_.cpu_clock) attention_cpu_ += thread_cpu_seconds() - c0;
       attention_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       AttentionStats st;
       st.layer = layer;
@@ -152,11 +176,11 @@ class PolicyDriver {
       st.stride = stride;
       st.probs = probs;
       st.colsum = colsum;
-      policy_->on_attention(st);
+      timed_policy([&] { policy_->on_attention(st); });
       std::memcpy(outputs_[layer].data(), out.data() + size_t(n - 1) * h * d, size_t(h) * d * sizeof(float));
     }
     total_ = first_pos + n;
-    policy_->end_forward(info);
+    timed_policy([&] { policy_->end_forward(info); });
   }
 
   DriverSpec spec_;
@@ -170,6 +194,7 @@ class PolicyDriver {
   int64_t total_ = 0;
   int size_before_eviction_ = 0;
   double attention_seconds_ = 0;
+  double attention_cpu_ = 0, policy_cpu_ = 0;
 };
 
 }  // namespace tc::testing
