@@ -18,6 +18,30 @@ float policy_dot(const float* a, const float* b, int n) {
   return s;
 }
 
+float policy_sum(const float* x, int n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += x[i + l];
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; i < n; ++i) s += x[i];
+  return s;
+}
+
+void policy_axpy(float* __restrict y, const float* __restrict x, float a, int n) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) y[i + l] += a * x[i + l];
+  for (; i < n; ++i) y[i] += a * x[i];
+}
+
+void policy_max_into(float* __restrict y, const float* __restrict x, int n) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) y[i + l] = std::max(y[i + l], x[i + l]);
+  for (; i < n; ++i) y[i] = std::max(y[i], x[i]);
+}
+
 void policy_softmax(float* x, int n) {
   if (n <= 0) return;
   float m = -std::numeric_limits<float>::infinity();

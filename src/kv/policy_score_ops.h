@@ -13,6 +13,11 @@ namespace tc {
 // sum_i a[i] * b[i] in f32 with 8 independent accumulators (vectorisable without -ffast-math).
 float policy_dot(const float* a, const float* b, int n);
 
+// Per-step helpers over a head's slots, written in 8-lane blocks so GCC vectorises them at -O2.
+float policy_sum(const float* x, int n);                       // Σ x[i]
+void policy_axpy(float* y, const float* x, float a, int n);    // y[i] += a * x[i]
+void policy_max_into(float* y, const float* x, int n);         // y[i] = max(y[i], x[i])
+
 // In-place softmax of x[n] (max-subtracted, f32 result, double normaliser). n may be 0.
 void policy_softmax(float* x, int n);
 

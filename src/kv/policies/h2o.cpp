@@ -10,6 +10,7 @@
 #include "kv/policies/registry_parts.h"
 #include "kv/policy_base.h"
 #include "kv/policy_options.h"
+#include "kv/policy_score_ops.h"
 #include "util/error.h"
 
 namespace tc {
@@ -35,9 +36,7 @@ class H2oPolicy final : public RollingPolicy {
     for (int h = 0; h < st.n_heads; ++h) {
       const int sh = c.store_head_of_query(h);
       const int n = c.size(st.layer, sh);
-      float* acc = c.channel_f32(acc_, st.layer, sh);
-      const float* col = st.colsum + size_t(h) * st.stride;
-      for (int s = 0; s < n; ++s) acc[s] += col[s];
+      policy_axpy(c.channel_f32(acc_, st.layer, sh), st.colsum + size_t(h) * st.stride, 1.0f, n);
     }
   }
 

@@ -12,6 +12,7 @@
 #include "kv/policies/registry_parts.h"
 #include "kv/policy_base.h"
 #include "kv/policy_options.h"
+#include "kv/policy_score_ops.h"
 #include "util/error.h"
 #include "util/half.h"
 
@@ -104,26 +105,41 @@ class LazyPolicy final : public WindowedPolicy {
       for (int s0 = 0; s0 < n; s0 += kBlock) {
         const int m = std::min(kBlock, n - s0);
         std::copy(head_probs + s0, head_probs + s0 + m, pmax);
-        for (int g = 1; g < group; ++g) {
-          const float* p = head_probs + size_t(g) * st.stride + s0;
-          for (int i = 0; i < m; ++i) pmax[i] = std::max(pmax[i], p[i]);
-        }
-        if (p_.fp16_state) {
-          for (int i = 0; i < m; ++i) pmax[i] = f16_to_f32(f32_to_f16(pmax[i]));
-          update(pmax, ts + s0, mri + s0, m, t, alpha_f16_, true);
-        } else {
-          update(pmax, ts + s0, mri + s0, m, t, float(p_.alpha), false);
-        }
+        for (int g = 1; g < group; ++g) policy_max_into(pmax, head_probs + size_t(g) * st.stride + s0, m);
+        if (p_.fp16_state)
+          update_f16(pmax, ts + s0, mri + s0, m, t);
+        else
+          update(pmax, ts + s0, mri + s0, m, t, float(p_.alpha));
       }
     }
   }
 
-  static void update(const float* p, int32_t* ts, int32_t* mri, int m, int32_t t, float alpha, bool fp16) {
+  // int32 state: TS <= t always, so with mask = active ? ~0 : 0 the update is
+  // gap = (t − TS) & mask; MRI = max(MRI, gap); TS += gap — branch-free and vectorisable.
+  static void update(const float* __restrict p, int32_t* __restrict ts, int32_t* __restrict mri, int m, int32_t t,
+                     float alpha) {
+    int i = 0;
+    for (; i + 8 <= m; i += 8)
+      for (int l = 0; l < 8; ++l) {
+        const int32_t mask = -int32_t(p[i + l] >= alpha);
+        const int32_t gap = (t - ts[i + l]) & mask;
+        mri[i + l] = std::max(mri[i + l], gap);
+        ts[i + l] += gap;
+      }
+    for (; i < m; ++i) {
+      const int32_t mask = -int32_t(p[i] >= alpha);
+      const int32_t gap = (t - ts[i]) & mask;
+      mri[i] = std::max(mri[i], gap);
+      ts[i] += gap;
+    }
+  }
+
+  // fp16 emulation: the probability, t and the gap are rounded to fp16 as in the released code.
+  void update_f16(const float* p, int32_t* ts, int32_t* mri, int m, int32_t t) const {
     for (int i = 0; i < m; ++i) {
-      const bool active = p[i] >= alpha;
-      const int32_t gap = fp16 ? round_f16_int(int64_t(t) - ts[i]) : t - ts[i];
-      mri[i] = active ? std::max(mri[i], gap) : mri[i];
-      ts[i] = active ? t : ts[i];
+      if (!(f16_to_f32(f32_to_f16(p[i])) >= alpha_f16_)) continue;
+      mri[i] = std::max(mri[i], round_f16_int(int64_t(t) - ts[i]));
+      ts[i] = t;
     }
   }
 

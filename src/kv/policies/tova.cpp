@@ -6,6 +6,7 @@
 #include "kv/policies/registry_parts.h"
 #include "kv/policy_base.h"
 #include "kv/policy_options.h"
+#include "kv/policy_score_ops.h"
 #include "util/error.h"
 
 namespace tc {
@@ -40,12 +41,8 @@ class TovaPolicy final : public RollingPolicy {
     const int n = c.size(st.layer, 0);
     std::vector<float>& m = mean_[st.layer];
     m.assign(size_t(n), 0.0f);
-    for (int h = 0; h < st.n_heads; ++h) {
-      const float* p = st.probs + size_t(h) * st.stride;
-      for (int s = 0; s < n; ++s) m[s] += p[s];
-    }
     const float inv = 1.0f / float(st.n_heads);
-    for (int s = 0; s < n; ++s) m[s] *= inv;
+    for (int h = 0; h < st.n_heads; ++h) policy_axpy(m.data(), st.probs + size_t(h) * st.stride, inv, n);
     have_[st.layer] = 1;
   }
 

@@ -80,12 +80,9 @@ void WindowScoreTaps::accumulate(KvCache& cache, int channel, const AttentionSta
     const int sh = cache.store_head_of_query(h);
     TC_ASSERT(cache.size(layer, sh) == n);
     const float* p = st.probs + size_t(h) * st.stride;
-    double z = 0;
-    for (int s = 0; s < n_cand; ++s) z += p[s];
+    const float z = policy_sum(p, n_cand);
     if (!(z > 0)) continue;
-    const float inv = float(1.0 / (z * group));
-    float* acc = cache.channel_f32(channel, layer, sh);
-    for (int s = 0; s < n_cand; ++s) acc[s] += p[s] * inv;
+    policy_axpy(cache.channel_f32(channel, layer, sh), p, 1.0f / (z * float(group)), n_cand);
   }
   ++count_[layer];
 }
