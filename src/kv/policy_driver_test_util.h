@@ -31,6 +31,10 @@ struct DriverSpec {
   float qk_std = 1.2f;         // std of q and k entries: logits have std ≈ qk_std²
   double value_outlier_rate = 0.05;  // share of tokens whose values are scaled by value_outlier_gain
   float value_outlier_gain = 8.0f;
+  // Benchmarks: > 0 draws every token from this many pre-generated tokens (cheap), so the
+  // data generation does not dominate the measured step. 0: every (layer, position) has
+  // its own token (the tests' K/V byte checks need that).
+  int token_pool = 0;
   // Also time the attention and every policy hook with this thread's CPU clock (benchmarks
   // on a shared machine: preemption does not count). Costs ~1 µs per hook call.
   bool cpu_clock = false;
@@ -46,28 +50,54 @@ inline double thread_cpu_seconds() {
 // Synthetic post-RoPE q/k/v for (layer, position).
 class TokenSource {
  public:
-  explicit TokenSource(const DriverSpec& s) : s_(s) {}
+  explicit TokenSource(const DriverSpec& s) : s_(s) {
+    if (s.token_pool <= 0) return;
+    const size_t nq = size_t(s.shape.n_heads) * s.shape.head_dim, nkv = size_t(s.shape.n_kv_heads) * s.shape.head_dim;
+    pool_q_.resize(size_t(s.token_pool) * nq);
+    pool_k_.resize(size_t(s.token_pool) * nkv);
+    pool_v_.resize(size_t(s.token_pool) * nkv);
+    for (int i = 0; i < s.token_pool; ++i) {
+      generate_query(0, i, pool_q_.data() + i * nq);
+      generate_key_value(0, i, pool_k_.data() + i * nkv, pool_v_.data() + i * nkv);
+    }
+  }
 
   // q: [n_heads][head_dim]
   void query(int layer, int64_t pos, float* q) const {
+    if (s_.token_pool <= 0) return generate_query(layer, pos, q);
+    const size_t nq = size_t(s_.shape.n_heads) * s_.shape.head_dim;
+    std::memcpy(q, pool_q_.data() + pool_index(layer, pos) * nq, nq * sizeof(float));
+  }
+  // k, v: [n_kv_heads][head_dim]
+  void key_value(int layer, int64_t pos, float* k, float* v) const {
+    if (s_.token_pool <= 0) return generate_key_value(layer, pos, k, v);
+    const size_t nkv = size_t(s_.shape.n_kv_heads) * s_.shape.head_dim, i = pool_index(layer, pos);
+    std::memcpy(k, pool_k_.data() + i * nkv, nkv * sizeof(float));
+    std::memcpy(v, pool_v_.data() + i * nkv, nkv * sizeof(float));
+  }
+
+ private:
+  void generate_query(int layer, int64_t pos, float* q) const {
     Rng rng = stream(layer, pos, 0);
     const int n = s_.shape.n_heads * s_.shape.head_dim;
     for (int i = 0; i < n; ++i) q[i] = float(rng.normal()) * s_.qk_std;
   }
-  // k, v: [n_kv_heads][head_dim]
-  void key_value(int layer, int64_t pos, float* k, float* v) const {
+  void generate_key_value(int layer, int64_t pos, float* k, float* v) const {
     Rng rng = stream(layer, pos, 1);
     const int n = s_.shape.n_kv_heads * s_.shape.head_dim;
     for (int i = 0; i < n; ++i) k[i] = float(rng.normal()) * s_.qk_std;
     float gain = rng.uniform() < s_.value_outlier_rate ? s_.value_outlier_gain : 1.0f;
     for (int i = 0; i < n; ++i) v[i] = float(rng.normal()) * gain;
   }
+  size_t pool_index(int layer, int64_t pos) const {
+    return size_t((uint64_t(pos) * 0x9E3779B1u + uint64_t(layer) * 7919u) % uint64_t(s_.token_pool));
+  }
 
- private:
   Rng stream(int layer, int64_t pos, uint64_t kind) const {
     return Rng::derive(s_.data_seed, (uint64_t(layer) << 48) ^ (uint64_t(pos) << 2) ^ kind);
   }
   DriverSpec s_;
+  std::vector<float> pool_q_, pool_k_, pool_v_;  // [token_pool][...] pre-generated tokens
 };
 
 // A one-thread pool: the tests' tiny attention calls are faster serial than woken up on
