@@ -4,24 +4,27 @@
 // Each policy runs through the hook contract with a real KvCache and cpu::attention on
 // synthetic tokens (kv/policy_driver_test_util.h): the prompt fills the cache to the
 // budget, `--warmup` decode steps reach the steady state (the eviction cycle), then
-// `--steps` decode steps are measured with the thread's CPU clock (the machine is shared;
-// preemption does not count; run with TC_THREADS=1 so all the work is on that thread).
-// `full` runs the same number of steps at the same mean resident size, and each pair of
-// runs is repeated `--repeats` times, keeping the fastest. Reported per policy:
+// `--steps` decode steps are measured. `full` runs the same number of steps at the same
+// mean resident size. The machine is shared, so every run is repeated `--repeats` times
+// with identical data and each step keeps its fastest repeat (the work of a step is
+// deterministic; interference only adds): sums of per-step minima, divided by the steps.
+// Run with TC_THREADS=1 for stable numbers. Reported per policy:
 //   resident     mean live tokens per (layer, head) over the measured steps
-//   step_us      decode step with the policy (attention + hooks + the driver's own work)
-//   full_us      decode step with `full` at the same mean resident size
-//   attn_us      the attention alone in those `full` steps
-//   delta_us     step_us − full_us: what the policy adds per step (amortised evictions included)
-//   overhead     delta_us / attn_us: the policy's cost relative to the attention over the same
-//                tokens — an upper bound on its share of a real decode step, which also runs
+//   attn_us      attention per step in the policy's run
+//   hook_us      the policy's own time per step (PolicyStats::scoring_seconds: every hook,
+//                tracking, scoring, selection, compaction; evictions amortised)
+//   overhead     hook_us / attn_us — the policy's cost relative to the attention over the same
+//                tokens: an upper bound on its share of a real decode step, which also runs
 //                the model's matmuls (bench that end to end once the engine lands)
-//   hook_us      the policy's own time per step measured around each hook (a second run,
-//                with a clock read per hook: attribution, slightly inflated)
+//   step_us      whole decode step with the policy (attention + hooks + the driver's own work)
+//   full_us      whole decode step with `full` at the same mean resident size
+//   vs_full      step_us / full_us
 //
 // usage: policy_overhead [--layers 4] [--heads 16] [--kv-heads 8] [--head-dim 128]
-//                        [--budget 1024] [--steps 384] [--warmup 192] [--repeats 3]
+//                        [--budget 1024] [--steps 256] [--warmup 192] [--repeats 5]
 //                        [--dtype f16] [--policies lazy,vase,...] [--json]
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -42,24 +45,41 @@ namespace {
 struct Options {
   KvCacheShape shape{4, 16, 8, 128};
   int budget = 1024;
-  int steps = 384;
+  int steps = 256;
   int warmup = 192;
-  int repeats = 3;
+  int repeats = 5;
   DType dtype = DType::F16;
   std::vector<std::string> policies = {"lazy", "vase", "vase-dkv", "curdkv", "snapkv", "rkv",
                                        "h2o", "tova", "streaming", "random"};
   bool json = false;
 };
 
-struct Run {
-  double step_us = 0, attn_us = 0, hook_us = 0, resident = 0;
+// Per measured step: whole step, attention, policy (seconds, steady clock); each keeps the
+// minimum over the repeats.
+struct StepTimes {
+  std::vector<double> step, attn, hook;
+  double resident = 0;
   int64_t evictions = 0;
+
+  void keep_min(const StepTimes& o) {
+    if (step.empty()) {
+      *this = o;
+      return;
+    }
+    for (size_t i = 0; i < step.size(); ++i) {
+      step[i] = std::min(step[i], o.step[i]);
+      attn[i] = std::min(attn[i], o.attn[i]);
+      hook[i] = std::min(hook[i], o.hook[i]);
+    }
+  }
+  static double mean_us(const std::vector<double>& v) {
+    double s = 0;
+    for (double x : v) s += x;
+    return s / double(v.size()) * 1e6;
+  }
 };
 
-// One run of `spec` with the cache filled to `prompt` tokens: `warmup` steps, then `steps`
-// measured ones. With hook_clock, the attention and every hook are also timed (perturbing
-// the step time a little).
-Run measure(const Options& o, const PolicySpec& spec, int prompt, bool hook_clock) {
+StepTimes measure(const Options& o, const PolicySpec& spec, int prompt) {
   testing::DriverSpec ds;
   ds.shape = o.shape;
   ds.dtype = o.dtype;
@@ -67,34 +87,31 @@ Run measure(const Options& o, const PolicySpec& spec, int prompt, bool hook_cloc
   ds.max_new_tokens = o.warmup + o.steps;
   ds.prefill_chunk = 256;
   ds.token_pool = 4096;
-  ds.cpu_clock = hook_clock;
   testing::PolicyDriver d(ds, make_policy(spec, o.shape), ThreadPool::global());
   d.prefill();
   for (int t = 0; t < o.warmup; ++t) d.decode();
-  const double attn0 = d.attention_cpu_seconds(), hook0 = d.policy_cpu_seconds();
+  StepTimes r;
   const int64_t ev0 = d.policy().stats().evictions;
-  double step = 0, resident = 0;
   for (int t = 0; t < o.steps; ++t) {
-    const double c0 = testing::thread_cpu_seconds();
+    const double attn0 = d.attention_seconds(), hook0 = d.policy().stats().scoring_seconds;
+    const auto c0 = std::chrono::steady_clock::now();
     d.decode();
-    step += testing::thread_cpu_seconds() - c0;
-    resident += d.size_before_eviction();
+    r.step.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count());
+    r.attn.push_back(d.attention_seconds() - attn0);
+    r.hook.push_back(d.policy().stats().scoring_seconds - hook0);
+    r.resident += d.size_before_eviction();
   }
-  Run r;
-  r.step_us = step / o.steps * 1e6;
-  r.attn_us = (d.attention_cpu_seconds() - attn0) / o.steps * 1e6;
-  r.hook_us = (d.policy_cpu_seconds() - hook0) / o.steps * 1e6;
-  r.resident = resident / o.steps;
+  r.resident /= o.steps;
   r.evictions = d.policy().stats().evictions - ev0;
   return r;
 }
 
 struct Result {
   std::string policy;
-  double resident = 0, step_us = 0, full_us = 0, attn_us = 0, hook_us = 0;
+  double resident = 0, attn_us = 0, hook_us = 0, step_us = 0, full_us = 0;
   int64_t evictions = 0;
-  double delta_us() const { return step_us - full_us; }
-  double overhead() const { return delta_us() / attn_us; }
+  double overhead() const { return hook_us / attn_us; }
+  double vs_full() const { return step_us / full_us; }
 };
 
 Result compare(const Options& o, const std::string& name) {
@@ -105,21 +122,22 @@ Result compare(const Options& o, const std::string& name) {
   if (name == "snapkv") spec.options["mode"] = "decode";  // the prefill mode never evicts while decoding
   PolicySpec full;
   full.name = "full";
-  Result r;
-  r.policy = name;
-  r.step_us = r.full_us = 1e300;
+  StepTimes pol, ful;
   int full_prompt = 0;
   for (int rep = 0; rep < o.repeats; ++rep) {
-    Run p = measure(o, spec, o.budget, false);
-    r.resident = p.resident;
-    r.evictions = p.evictions;
-    r.step_us = std::min(r.step_us, p.step_us);
+    pol.keep_min(measure(o, spec, o.budget));
     // full grows by one token per step: start it half the measured steps below the mean.
-    if (rep == 0) full_prompt = std::max(1, int(p.resident + 0.5) - o.warmup - o.steps / 2);
-    r.full_us = std::min(r.full_us, measure(o, full, full_prompt, false).step_us);
+    if (rep == 0) full_prompt = std::max(1, int(pol.resident + 0.5) - o.warmup - o.steps / 2);
+    ful.keep_min(measure(o, full, full_prompt));
   }
-  r.attn_us = measure(o, full, full_prompt, true).attn_us;
-  r.hook_us = measure(o, spec, o.budget, true).hook_us - measure(o, full, full_prompt, true).hook_us;
+  Result r;
+  r.policy = name;
+  r.resident = pol.resident;
+  r.evictions = pol.evictions;
+  r.attn_us = StepTimes::mean_us(pol.attn);
+  r.hook_us = StepTimes::mean_us(pol.hook);
+  r.step_us = StepTimes::mean_us(pol.step);
+  r.full_us = StepTimes::mean_us(ful.step);
   return r;
 }
 
@@ -173,10 +191,10 @@ int main(int argc, char** argv) {
     for (const std::string& name : o.policies) {
       Result r = compare(o, name);
       results.push_back(r);
-      std::fprintf(stderr, "%-10s resident %7.1f  step %8.1f us  full %8.1f us  attn %8.1f us  delta %7.1f us  "
-                   "overhead %6.2f%%  hooks %7.1f us\n",
-                   r.policy.c_str(), r.resident, r.step_us, r.full_us, r.attn_us, r.delta_us(), 100 * r.overhead(),
-                   r.hook_us);
+      std::fprintf(stderr, "%-10s resident %7.1f  attn %8.1f us  hooks %7.1f us  overhead %6.2f%%  step %8.1f us  "
+                   "full %8.1f us  vs full %.3f\n",
+                   r.policy.c_str(), r.resident, r.attn_us, r.hook_us, 100 * r.overhead(), r.step_us, r.full_us,
+                   r.vs_full());
     }
     if (o.json) {
       Json out = Json::object();
@@ -196,25 +214,24 @@ int main(int argc, char** argv) {
         Json j = Json::object();
         j.set("policy", r.policy);
         j.set("resident", r.resident);
+        j.set("attn_us", r.attn_us);
+        j.set("hook_us", r.hook_us);
+        j.set("overhead", r.overhead());
         j.set("step_us", r.step_us);
         j.set("full_us", r.full_us);
-        j.set("attn_us", r.attn_us);
-        j.set("delta_us", r.delta_us());
-        j.set("overhead", r.overhead());
-        j.set("vs_full", r.step_us / r.full_us);
-        j.set("hook_us", r.hook_us);
+        j.set("vs_full", r.vs_full());
         j.set("evictions", r.evictions);
         rows.push(std::move(j));
       }
       out.set("results", std::move(rows));
       std::printf("%s\n", out.dump(2).c_str());
     } else {
-      std::printf("%-10s %9s %9s %9s %9s %9s %9s %8s %9s\n", "policy", "resident", "step_us", "full_us", "attn_us",
-                  "delta_us", "overhead", "vs_full", "hook_us");
+      std::printf("%-10s %9s %9s %9s %9s %9s %9s %8s %10s\n", "policy", "resident", "attn_us", "hook_us", "overhead",
+                  "step_us", "full_us", "vs_full", "evictions");
       for (const Result& r : results)
-        std::printf("%-10s %9.1f %9.1f %9.1f %9.1f %9.1f %8.2f%% %8.3f %9.1f\n", r.policy.c_str(), r.resident,
-                    r.step_us, r.full_us, r.attn_us, r.delta_us(), 100 * r.overhead(), r.step_us / r.full_us,
-                    r.hook_us);
+        std::printf("%-10s %9.1f %9.1f %9.1f %8.2f%% %9.1f %9.1f %8.3f %10lld\n", r.policy.c_str(), r.resident,
+                    r.attn_us, r.hook_us, 100 * r.overhead(), r.step_us, r.full_us, r.vs_full(),
+                    (long long)r.evictions);
     }
     return 0;
   } catch (const std::exception& e) {
