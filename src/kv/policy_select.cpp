@@ -41,13 +41,16 @@ void top_k_by(const T* key, int n, int k, std::vector<int32_t>& out) {
 void select_top_k(const float* scores, int n, int k, std::vector<int32_t>& out) { top_k_by(scores, n, k, out); }
 
 void select_gumbel_top_k(const float* weights, int n, int k, Rng& rng, std::vector<int32_t>& out) {
-  // keys: [n] log w + Gumbel(0, 1) in double; one Gumbel per item in index order so the
-  // stream is reproducible whatever the weights.
+  // keys: [n] log(u_i) / w_i with u_i uniform in (0, 1), in double. With E_i = −log(u_i)/w_i
+  // (an Exp(w_i) variable), the Gumbel key log w_i − log(−log u_i) equals −log E_i and this
+  // key equals −E_i: both decrease in E_i, so they sort items identically — the Gumbel-top-k
+  // order at one logarithm per item (Efraimidis-Spirakis). One uniform per item in index
+  // order, so the stream is reproducible whatever the weights.
   std::vector<double> keys(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
-    double g = rng.gumbel();
+    double u = rng.uniform_open();
     float w = weights[i];
-    keys[i] = (w > 0) ? std::log(double(w)) + g : -std::numeric_limits<double>::infinity();
+    keys[i] = (w > 0) ? std::log(u) / double(w) : -std::numeric_limits<double>::infinity();
   }
   top_k_by(keys.data(), n, k, out);
 }

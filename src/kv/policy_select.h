@@ -23,7 +23,8 @@ void select_top_k(const float* scores, int n, int k, std::vector<int32_t>& out);
 // Weighted sampling of k of n items without replacement (successive draws, each with
 // probability weight / remaining weight), returned in draw order. Implemented as
 // Gumbel-top-k: key_i = log w_i + Gumbel_i, take the k largest keys — the same
-// (Plackett-Luce) distribution. Items with weight <= 0 (or NaN) are never drawn while
+// (Plackett-Luce) distribution. (Computed as the order-equivalent Efraimidis-Spirakis key
+// log(u_i)/w_i: one logarithm per item.) Items with weight <= 0 (or NaN) are never drawn while
 // positive-weight items remain; if k exceeds their number the rest are taken in ascending
 // index order (deterministic, where torch.multinomial would fail). out: [k]
 void select_gumbel_top_k(const float* weights, int n, int k, Rng& rng, std::vector<int32_t>& out);
