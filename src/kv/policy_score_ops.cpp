@@ -18,6 +18,51 @@ float policy_dot(const float* a, const float* b, int n) {
   return s;
 }
 
+namespace {
+
+inline float hsum8(const float* s) { return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])); }
+
+// out[0..3] = dot(a_r, b) for the four rows a0..a3.
+inline void dot4x1(const float* __restrict a0, const float* __restrict a1, const float* __restrict a2,
+                   const float* __restrict a3, const float* __restrict b, int d, float* out) {
+  float s0[8] = {}, s1[8] = {}, s2[8] = {}, s3[8] = {};
+  int e = 0;
+  for (; e + 8 <= d; e += 8)
+    for (int l = 0; l < 8; ++l) {
+      const float bl = b[e + l];
+      s0[l] += a0[e + l] * bl;
+      s1[l] += a1[e + l] * bl;
+      s2[l] += a2[e + l] * bl;
+      s3[l] += a3[e + l] * bl;
+    }
+  float r0 = hsum8(s0), r1 = hsum8(s1), r2 = hsum8(s2), r3 = hsum8(s3);
+  for (; e < d; ++e) {
+    r0 += a0[e] * b[e];
+    r1 += a1[e] * b[e];
+    r2 += a2[e] * b[e];
+    r3 += a3[e] * b[e];
+  }
+  out[0] = r0, out[1] = r1, out[2] = r2, out[3] = r3;
+}
+
+}  // namespace
+
+void policy_dot_block(const float* a, int n_a, int a_stride, const float* b, int n_b, int b_stride, int d,
+                      float scale, float* out, int out_stride) {
+  int i = 0;
+  for (; i + 4 <= n_a; i += 4) {
+    const float* a0 = a + size_t(i) * a_stride;
+    float r[4];
+    for (int j = 0; j < n_b; ++j) {
+      dot4x1(a0, a0 + a_stride, a0 + 2 * size_t(a_stride), a0 + 3 * size_t(a_stride), b + size_t(j) * b_stride, d, r);
+      for (int k = 0; k < 4; ++k) out[size_t(i + k) * out_stride + j] = r[k] * scale;
+    }
+  }
+  for (; i < n_a; ++i)
+    for (int j = 0; j < n_b; ++j)
+      out[size_t(i) * out_stride + j] = policy_dot(a + size_t(i) * a_stride, b + size_t(j) * b_stride, d) * scale;
+}
+
 float policy_sum(const float* x, int n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int i = 0;
@@ -108,18 +153,21 @@ void load_values_f32(const KvCache& cache, int layer, int head, int first, int n
 void accumulate_window_softmax(const WindowSoftmaxArgs& a, float* out, std::vector<float>& logits) {
   TC_ASSERT(a.n_out <= a.n_softmax && a.d > 0);
   const bool masked = a.q_pos && a.k_pos;
-  logits.resize(size_t(a.n_softmax));
-  for (int j = 0; j < a.n_q; ++j) {
-    const float* q = a.q + size_t(j) * a.q_stride;
-    for (int i = 0; i < a.n_softmax; ++i) {
-      if (masked && a.k_pos[i] > a.q_pos[j]) {
-        logits[i] = -std::numeric_limits<float>::infinity();
-        continue;
-      }
-      logits[i] = policy_dot(q, a.k + size_t(i) * a.d, a.d) * a.scale;
+  constexpr int kRows = 4;  // queries scored together
+  logits.resize(size_t(kRows) * a.n_softmax);
+  for (int j0 = 0; j0 < a.n_q; j0 += kRows) {
+    const int rows = std::min(kRows, a.n_q - j0);
+    // logits: [rows][n_softmax]
+    policy_dot_block(a.q + size_t(j0) * a.q_stride, rows, a.q_stride, a.k, a.n_softmax, a.d, a.d, a.scale,
+                     logits.data(), a.n_softmax);
+    for (int r = 0; r < rows; ++r) {
+      float* row = logits.data() + size_t(r) * a.n_softmax;
+      if (masked)
+        for (int i = 0; i < a.n_softmax; ++i)
+          if (a.k_pos[i] > a.q_pos[j0 + r]) row[i] = -std::numeric_limits<float>::infinity();
+      policy_softmax(row, a.n_softmax);
+      policy_axpy(out, row, a.weight, a.n_out);
     }
-    policy_softmax(logits.data(), a.n_softmax);
-    for (int i = 0; i < a.n_out; ++i) out[i] += a.weight * logits[i];
   }
 }
 

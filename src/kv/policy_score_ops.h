@@ -13,6 +13,13 @@ namespace tc {
 // sum_i a[i] * b[i] in f32 with 8 independent accumulators (vectorisable without -ffast-math).
 float policy_dot(const float* a, const float* b, int n);
 
+// out[i * out_stride + j] = scale · dot(a_i, b_j) for i < n_a, j < n_b, where a_i = a + i·a_stride
+// and b_j = b + j·b_stride (d floats each). Four a-rows share every b-row load and run four
+// independent accumulator chains: the matrix-shaped scoring passes (window attention,
+// R-KV's similarities, CUR projections) use this instead of one dot at a time.
+void policy_dot_block(const float* a, int n_a, int a_stride, const float* b, int n_b, int b_stride, int d,
+                      float scale, float* out, int out_stride);
+
 // Per-step helpers over a head's slots, written in 8-lane blocks so GCC vectorises them at -O2.
 float policy_sum(const float* x, int n);                       // Σ x[i]
 void policy_axpy(float* y, const float* x, float a, int n);    // y[i] += a * x[i]

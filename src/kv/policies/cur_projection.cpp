@@ -57,26 +57,25 @@ class CurProjectionPolicy final : public WindowedPolicy {
   }
 
   void score(int layer, int head, int n_cand, float* scores, ScoreScratch& scratch) const override {
-    const int d = cache().head_dim();
+    const int d = cache().head_dim(), r = p_.rank;
     const std::vector<float>& g_t = projection_[layer];
-    std::vector<float>& rows = scratch.a;  // [n_cand][d]
+    std::vector<float>& rows = scratch.a;       // [n_cand][d]
+    std::vector<float>& projected = scratch.b;  // [n_cand][r]
+    std::vector<float>& k2 = scratch.c;         // [n_cand]
     rows.resize(size_t(n_cand) * d);
-    auto projected_norm2 = [&](const float* x) {
-      double s = 0;
-      for (int c = 0; c < p_.rank; ++c) {
-        double y = policy_dot(x, g_t.data() + size_t(c) * d, d);
-        s += y * y;
-      }
-      return s;
-    };
-    std::vector<float>& k2 = scratch.b;
+    projected.resize(size_t(n_cand) * r);
     k2.resize(size_t(n_cand));
+    auto squared_norms = [&](float* out) {
+      policy_dot_block(rows.data(), n_cand, d, g_t.data(), r, d, d, 1.0f, projected.data(), r);
+      for (int i = 0; i < n_cand; ++i) out[i] = policy_dot(projected.data() + size_t(i) * r, projected.data() + size_t(i) * r, r);
+    };
     load_keys_f32(cache(), layer, head, 0, n_cand, rows.data());
-    for (int i = 0; i < n_cand; ++i) k2[i] = float(projected_norm2(rows.data() + size_t(i) * d));
+    squared_norms(k2.data());
     load_values_f32(cache(), layer, head, 0, n_cand, rows.data());
+    squared_norms(scores);
     double total = 0;
     for (int i = 0; i < n_cand; ++i) {
-      scores[i] = k2[i] * float(projected_norm2(rows.data() + size_t(i) * d));
+      scores[i] *= k2[i];
       total += scores[i];
     }
     if (total > 0)

@@ -33,27 +33,34 @@ void rkv_scores(const KvCache& c, const QueryWindow& window, int layer, int head
   std::vector<float>& keys = scratch.a;  // [n][d]
   keys.resize(size_t(n) * d);
   load_keys_f32(c, layer, head, 0, n, keys.data());
-  std::vector<float> queries(size_t(group) * n_q * d);  // [group][n_q][d]
-  for (int g = 0; g < group; ++g) window.gather(layer, head * group + g, queries.data() + size_t(g) * n_q * d);
+  // queries: [n_q][group][d] the window queries of this store head's query heads.
+  std::vector<float> queries(size_t(n_q) * group * d);
+  for (int j = 0; j < n_q; ++j)
+    for (int g = 0; g < group; ++g)
+      std::copy(window.query(layer, j, head * group + g), window.query(layer, j, head * group + g) + d,
+                queries.data() + (size_t(j) * group + g) * d);
 
-  // Attention importance over candidates [0, n_cand).
+  // Attention importance over candidates [0, n_cand): per window query, the group's logits
+  // aggregated (max by default) before a softmax over the candidates; mean over the queries.
   std::vector<float>& attn = scratch.b;         // [n_cand]
-  std::vector<float>& logits = scratch.logits;  // [n_cand]
+  std::vector<float>& logits = scratch.logits;  // [n_q * group][n_cand]
   attn.assign(size_t(n_cand), 0.0f);
-  logits.resize(size_t(n_cand));
+  logits.resize(size_t(n_q) * group * n_cand);
   const float scale = float(1.0 / std::sqrt(double(d)));
+  policy_dot_block(queries.data(), n_q * group, d, keys.data(), n_cand, d, d, scale, logits.data(), n_cand);
   for (int j = 0; j < n_q; ++j) {
-    for (int i = 0; i < n_cand; ++i) {
-      const float* k = keys.data() + size_t(i) * d;
-      float agg = p.group_max ? -std::numeric_limits<float>::infinity() : 0.0f;
-      for (int g = 0; g < group; ++g) {
-        float l = policy_dot(queries.data() + (size_t(g) * n_q + j) * d, k, d) * scale;
-        agg = p.group_max ? std::max(agg, l) : agg + l / float(group);
-      }
-      logits[i] = agg;
+    float* agg = logits.data() + size_t(j) * group * n_cand;  // row (j, g = 0) receives the aggregate
+    for (int g = 1; g < group; ++g) {
+      const float* row = agg + size_t(g) * n_cand;
+      if (p.group_max)
+        policy_max_into(agg, row, n_cand);
+      else
+        policy_axpy(agg, row, 1.0f, n_cand);
     }
-    policy_softmax(logits.data(), n_cand);
-    for (int i = 0; i < n_cand; ++i) attn[i] += logits[i] / float(n_q);
+    if (!p.group_max)
+      for (int i = 0; i < n_cand; ++i) agg[i] /= float(group);
+    policy_softmax(agg, n_cand);
+    policy_axpy(attn.data(), agg, 1.0f / float(n_q), n_cand);
   }
   std::vector<float> pooled(static_cast<size_t>(n_cand));
   if (p.pool_kernel > 1)
@@ -61,7 +68,7 @@ void rkv_scores(const KvCache& c, const QueryWindow& window, int layer, int head
   else
     pooled = attn;
 
-  // Redundancy over all n keys, one similarity row at a time (no n×n matrix).
+  // Redundancy over all n keys, four similarity rows at a time (no n×n matrix).
   std::vector<float>& unit = scratch.c;  // [n][d] keys / (‖k‖ + 1e−8)
   unit.resize(size_t(n) * d);
   for (int i = 0; i < n; ++i) {
@@ -70,23 +77,31 @@ void rkv_scores(const KvCache& c, const QueryWindow& window, int layer, int head
     float inv = 1.0f / (norm + 1e-8f);
     for (int e = 0; e < d; ++e) unit[size_t(i) * d + e] = k[e] * inv;
   }
-  std::vector<double> column(static_cast<size_t>(n), 0.0);
-  std::vector<float> row(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    const float* ui = unit.data() + size_t(i) * d;
-    int last_dup = -1;
-    for (int j = 0; j < n; ++j) {
-      row[j] = j == i ? 0.0f : policy_dot(ui, unit.data() + size_t(j) * d, d);
-      if (row[j] > p.threshold) last_dup = j;
+  std::vector<float> column(static_cast<size_t>(n), 0.0f);
+  constexpr int kRows = 4;
+  std::vector<float> rows(size_t(kRows) * n);  // [kRows][n]
+  for (int i0 = 0; i0 < n; i0 += kRows) {
+    const int m = std::min(kRows, n - i0);
+    policy_dot_block(unit.data() + size_t(i0) * d, m, d, unit.data(), n, d, d, 1.0f, rows.data(), n);
+    for (int r = 0; r < m; ++r) {
+      const int i = i0 + r;
+      float* row = rows.data() + size_t(r) * n;
+      row[i] = 0.0f;
+      int last_dup = -1;
+      for (int j = n - 1; j >= 0; --j)
+        if (row[j] > p.threshold) {
+          last_dup = j;
+          break;
+        }
+      if (last_dup >= 0)
+        row[last_dup] = 0.0f;
+      else if (p.index0_quirk)
+        row[0] = 0.0f;
+      policy_axpy(column.data(), row, 1.0f, n);
     }
-    if (last_dup >= 0)
-      row[last_dup] = 0.0f;
-    else if (p.index0_quirk)
-      row[0] = 0.0f;
-    for (int j = 0; j < n; ++j) column[j] += row[j];
   }
   std::vector<float> red(static_cast<size_t>(n));
-  for (int j = 0; j < n; ++j) red[j] = float(column[j] / n);
+  for (int j = 0; j < n; ++j) red[j] = column[j] / float(n);
   policy_softmax(red.data(), n);
 
   const float lambda = float(p.lambda);
