@@ -77,28 +77,40 @@ void rkv_scores(const KvCache& c, const QueryWindow& window, int layer, int head
     float inv = 1.0f / (norm + 1e-8f);
     for (int e = 0; e < d; ++e) unit[size_t(i) * d + e] = k[e] * inv;
   }
-  std::vector<float> column(static_cast<size_t>(n), 0.0f);
+  // S is symmetric before the per-row zeroing, so only j > i is computed: each entry feeds
+  // both rows' sums (= column sums) and both rows' "most recent duplicate" search; the one
+  // zeroed entry per row is subtracted afterwards.
+  std::vector<float> column(static_cast<size_t>(n), 0.0f);  // Σ_i S[i, j] = Σ_j S[j, i]
+  std::vector<int> last_dup(static_cast<size_t>(n), -1);    // per row: largest j with S > threshold
+  const float threshold = float(p.threshold);
   constexpr int kRows = 4;
-  std::vector<float> rows(size_t(kRows) * n);  // [kRows][n]
+  std::vector<float> rows(size_t(kRows) * n);  // [kRows][n - i0] the upper part of a row block
   for (int i0 = 0; i0 < n; i0 += kRows) {
-    const int m = std::min(kRows, n - i0);
-    policy_dot_block(unit.data() + size_t(i0) * d, m, d, unit.data(), n, d, d, 1.0f, rows.data(), n);
+    const int m = std::min(kRows, n - i0), width = n - i0;
+    policy_dot_block(unit.data() + size_t(i0) * d, m, d, unit.data() + size_t(i0) * d, width, d, d, 1.0f,
+                     rows.data(), width);
     for (int r = 0; r < m; ++r) {
       const int i = i0 + r;
-      float* row = rows.data() + size_t(r) * n;
-      row[i] = 0.0f;
-      int last_dup = -1;
-      for (int j = n - 1; j >= 0; --j)
-        if (row[j] > p.threshold) {
-          last_dup = j;
-          break;
+      const float* row = rows.data() + size_t(r) * width - i0;  // row[j] = S[i, j] for j >= i0
+      float sum = 0;
+      for (int j = i + 1; j < n; ++j) {
+        const float v = row[j];
+        sum += v;
+        column[j] += v;
+        if (v > threshold) {
+          last_dup[i] = j;  // ascending j: the last one wins
+          last_dup[j] = std::max(last_dup[j], i);
         }
-      if (last_dup >= 0)
-        row[last_dup] = 0.0f;
-      else if (p.index0_quirk)
-        row[0] = 0.0f;
-      policy_axpy(column.data(), row, 1.0f, n);
+      }
+      column[i] += sum;
     }
+  }
+  if (threshold < 0)  // the zeroed diagonal itself counts as a duplicate when the threshold is negative
+    for (int i = 0; i < n; ++i) last_dup[i] = std::max(last_dup[i], i);
+  for (int i = 0; i < n; ++i) {
+    const int z = last_dup[i] >= 0 ? last_dup[i] : (p.index0_quirk ? 0 : -1);
+    if (z < 0 || z == i) continue;  // the diagonal is already zero
+    column[z] -= policy_dot(unit.data() + size_t(i) * d, unit.data() + size_t(z) * d, d);
   }
   std::vector<float> red(static_cast<size_t>(n));
   for (int j = 0; j < n; ++j) red[j] = column[j] / float(n);
