@@ -44,35 +44,51 @@ class CurProjectionPolicy final : public WindowedPolicy {
     projection_.assign(size_t(cache().n_layers()), {});
   }
 
-  // G for this layer, stored transposed: g_t[c][d] = G[d][c], so each column is contiguous.
+  // G for this layer: [head_dim][r_pad], r columns then zero padding to a multiple of 8.
   void begin_layer_eviction(int layer, int64_t event) override {
-    std::vector<float>& g_t = projection_[layer];
-    if (!p_.resample && !g_t.empty()) return;
+    std::vector<float>& g = projection_[layer];
+    if (!p_.resample && !g.empty()) return;
     const int d = cache().head_dim();
     Rng rng = rng_for(layer, 0, p_.resample ? event : 0, /*salt=*/1);
     const double stddev = 1.0 / std::sqrt(double(p_.rank));
-    g_t.resize(size_t(p_.rank) * d);
+    g.assign(size_t(d) * padded_rank(), 0.0f);
     for (int dd = 0; dd < d; ++dd)
-      for (int c = 0; c < p_.rank; ++c) g_t[size_t(c) * d + dd] = float(rng.normal() * stddev);
+      for (int c = 0; c < p_.rank; ++c) g[size_t(dd) * padded_rank() + c] = float(rng.normal() * stddev);
+  }
+
+  int padded_rank() const { return (p_.rank + 7) / 8 * 8; }
+
+  // out[i] = ‖x_i G‖² for rows x: [n][d]. Accumulates y = Σ_e x[e]·G[e][:] in 8-lane blocks
+  // (no horizontal sums per dot: r is small, d is not).
+  void projected_norms(const float* x, int n, const std::vector<float>& g, float* out, std::vector<float>& y) const {
+    const int d = cache().head_dim(), rp = padded_rank();
+    y.resize(size_t(rp));
+    for (int i = 0; i < n; ++i) {
+      std::fill(y.begin(), y.end(), 0.0f);
+      const float* xi = x + size_t(i) * d;
+      float* __restrict yv = y.data();
+      for (int e = 0; e < d; ++e) {
+        const float xe = xi[e];
+        const float* __restrict ge = g.data() + size_t(e) * rp;
+        for (int c = 0; c < rp; c += 8)
+          for (int l = 0; l < 8; ++l) yv[c + l] += xe * ge[c + l];
+      }
+      out[i] = policy_dot(y.data(), y.data(), rp);
+    }
   }
 
   void score(int layer, int head, int n_cand, float* scores, ScoreScratch& scratch) const override {
-    const int d = cache().head_dim(), r = p_.rank;
-    const std::vector<float>& g_t = projection_[layer];
-    std::vector<float>& rows = scratch.a;       // [n_cand][d]
-    std::vector<float>& projected = scratch.b;  // [n_cand][r]
-    std::vector<float>& k2 = scratch.c;         // [n_cand]
+    const int d = cache().head_dim();
+    const std::vector<float>& g = projection_[layer];
+    std::vector<float>& rows = scratch.a;  // [n_cand][d]
+    std::vector<float>& y = scratch.b;     // [r_pad]
+    std::vector<float>& k2 = scratch.c;    // [n_cand]
     rows.resize(size_t(n_cand) * d);
-    projected.resize(size_t(n_cand) * r);
     k2.resize(size_t(n_cand));
-    auto squared_norms = [&](float* out) {
-      policy_dot_block(rows.data(), n_cand, d, g_t.data(), r, d, d, 1.0f, projected.data(), r);
-      for (int i = 0; i < n_cand; ++i) out[i] = policy_dot(projected.data() + size_t(i) * r, projected.data() + size_t(i) * r, r);
-    };
     load_keys_f32(cache(), layer, head, 0, n_cand, rows.data());
-    squared_norms(k2.data());
+    projected_norms(rows.data(), n_cand, g, k2.data(), y);
     load_values_f32(cache(), layer, head, 0, n_cand, rows.data());
-    squared_norms(scores);
+    projected_norms(rows.data(), n_cand, g, scores, y);
     double total = 0;
     for (int i = 0; i < n_cand; ++i) {
       scores[i] *= k2[i];
@@ -96,7 +112,7 @@ class CurProjectionPolicy final : public WindowedPolicy {
   }
 
   CurParams p_;
-  std::vector<std::vector<float>> projection_;  // [n_layers] G^T: [rank][head_dim]
+  std::vector<std::vector<float>> projection_;  // [n_layers] G: [head_dim][r_pad]
 };
 
 }  // namespace
