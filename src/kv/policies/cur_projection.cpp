@@ -58,22 +58,44 @@ class CurProjectionPolicy final : public WindowedPolicy {
 
   int padded_rank() const { return (p_.rank + 7) / 8 * 8; }
 
-  // out[i] = ‖x_i G‖² for rows x: [n][d]. Accumulates y = Σ_e x[e]·G[e][:] in 8-lane blocks
-  // (no horizontal sums per dot: r is small, d is not).
-  void projected_norms(const float* x, int n, const std::vector<float>& g, float* out, std::vector<float>& y) const {
+  // out[i] = ‖x_i G‖² for rows x: [n][d]. Four rows and eight projection columns at a time,
+  // accumulated in registers over d (four independent chains, no horizontal sums per dot).
+  void projected_norms(const float* x, int n, const std::vector<float>& g, float* out) const {
     const int d = cache().head_dim(), rp = padded_rank();
-    y.resize(size_t(rp));
-    for (int i = 0; i < n; ++i) {
-      std::fill(y.begin(), y.end(), 0.0f);
-      const float* xi = x + size_t(i) * d;
-      float* __restrict yv = y.data();
-      for (int e = 0; e < d; ++e) {
-        const float xe = xi[e];
-        const float* __restrict ge = g.data() + size_t(e) * rp;
-        for (int c = 0; c < rp; c += 8)
-          for (int l = 0; l < 8; ++l) yv[c + l] += xe * ge[c + l];
+    const float* gd = g.data();
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+      const float *x0 = x + size_t(i) * d, *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d;
+      float n0 = 0, n1 = 0, n2 = 0, n3 = 0;
+      for (int c0 = 0; c0 < rp; c0 += 8) {
+        float a0[8] = {}, a1[8] = {}, a2[8] = {}, a3[8] = {};
+        for (int e = 0; e < d; ++e) {
+          const float* gl = gd + size_t(e) * rp + c0;
+          for (int l = 0; l < 8; ++l) {
+            a0[l] += x0[e] * gl[l];
+            a1[l] += x1[e] * gl[l];
+            a2[l] += x2[e] * gl[l];
+            a3[l] += x3[e] * gl[l];
+          }
+        }
+        for (int l = 0; l < 8; ++l) {
+          n0 += a0[l] * a0[l];
+          n1 += a1[l] * a1[l];
+          n2 += a2[l] * a2[l];
+          n3 += a3[l] * a3[l];
+        }
       }
-      out[i] = policy_dot(y.data(), y.data(), rp);
+      out[i] = n0, out[i + 1] = n1, out[i + 2] = n2, out[i + 3] = n3;
+    }
+    for (; i < n; ++i) {
+      const float* xi = x + size_t(i) * d;
+      double norm = 0;
+      for (int c = 0; c < p_.rank; ++c) {
+        double y = 0;
+        for (int e = 0; e < d; ++e) y += double(xi[e]) * gd[size_t(e) * rp + c];
+        norm += y * y;
+      }
+      out[i] = float(norm);
     }
   }
 
@@ -81,14 +103,13 @@ class CurProjectionPolicy final : public WindowedPolicy {
     const int d = cache().head_dim();
     const std::vector<float>& g = projection_[layer];
     std::vector<float>& rows = scratch.a;  // [n_cand][d]
-    std::vector<float>& y = scratch.b;     // [r_pad]
     std::vector<float>& k2 = scratch.c;    // [n_cand]
     rows.resize(size_t(n_cand) * d);
     k2.resize(size_t(n_cand));
     load_keys_f32(cache(), layer, head, 0, n_cand, rows.data());
-    projected_norms(rows.data(), n_cand, g, k2.data(), y);
+    projected_norms(rows.data(), n_cand, g, k2.data());
     load_values_f32(cache(), layer, head, 0, n_cand, rows.data());
-    projected_norms(rows.data(), n_cand, g, scores, y);
+    projected_norms(rows.data(), n_cand, g, scores);
     double total = 0;
     for (int i = 0; i < n_cand; ++i) {
       scores[i] *= k2[i];
