@@ -42,6 +42,7 @@ class CurProjectionPolicy final : public WindowedPolicy {
  protected:
   void handle_attach() override {
     projection_.assign(size_t(cache().n_layers()), {});
+    if (!p_.resample) cached_ = channel("curdkv.k2v2", KvCache::ChannelType::F32);
   }
 
   // G for this layer: [head_dim][r_pad], r columns then zero padding to a multiple of 8.
@@ -102,19 +103,37 @@ class CurProjectionPolicy final : public WindowedPolicy {
   void score(int layer, int head, int n_cand, float* scores, ScoreScratch& scratch) const override {
     const int d = cache().head_dim();
     const std::vector<float>& g = projection_[layer];
-    std::vector<float>& rows = scratch.a;  // [n_cand][d]
-    std::vector<float>& k2 = scratch.c;    // [n_cand]
-    rows.resize(size_t(n_cand) * d);
-    k2.resize(size_t(n_cand));
-    load_keys_f32(cache(), layer, head, 0, n_cand, rows.data());
-    projected_norms(rows.data(), n_cand, g, k2.data());
-    load_values_f32(cache(), layer, head, 0, n_cand, rows.data());
-    projected_norms(rows.data(), n_cand, g, scores);
-    double total = 0;
-    for (int i = 0; i < n_cand; ++i) {
-      scores[i] *= k2[i];
-      total += scores[i];
+    std::vector<float>& rows = scratch.a;  // [m][d] rows to project
+    std::vector<float>& k2 = scratch.c;    // [m]
+    std::vector<float>& v2 = scratch.b;    // [m]
+    if (p_.resample) {
+      rows.resize(size_t(n_cand) * d);
+      k2.resize(size_t(n_cand));
+      load_keys_f32(cache(), layer, head, 0, n_cand, rows.data());
+      projected_norms(rows.data(), n_cand, g, k2.data());
+      load_values_f32(cache(), layer, head, 0, n_cand, rows.data());
+      projected_norms(rows.data(), n_cand, g, scores);
+      for (int i = 0; i < n_cand; ++i) scores[i] *= k2[i];
+    } else {
+      // A fixed G: each token's k2·v2 is computed once (at the first eviction that sees it)
+      // and kept in a channel that moves with its slot; 0 = not computed yet.
+      float* cached = cache().channel_f32(cached_, layer, head);
+      std::vector<int32_t> missing;
+      for (int i = 0; i < n_cand; ++i)
+        if (cached[i] == 0.0f) missing.push_back(i);
+      const int m = int(missing.size());
+      rows.resize(size_t(m) * d);
+      k2.resize(size_t(m));
+      v2.resize(size_t(m));
+      for (int j = 0; j < m; ++j) load_keys_f32(cache(), layer, head, missing[j], 1, rows.data() + size_t(j) * d);
+      projected_norms(rows.data(), m, g, k2.data());
+      for (int j = 0; j < m; ++j) load_values_f32(cache(), layer, head, missing[j], 1, rows.data() + size_t(j) * d);
+      projected_norms(rows.data(), m, g, v2.data());
+      for (int j = 0; j < m; ++j) cached[missing[j]] = k2[j] * v2[j];
+      std::copy(cached, cached + n_cand, scores);
     }
+    double total = 0;
+    for (int i = 0; i < n_cand; ++i) total += scores[i];
     if (total > 0)
       for (int i = 0; i < n_cand; ++i) scores[i] = float(scores[i] / total);
   }
@@ -134,6 +153,7 @@ class CurProjectionPolicy final : public WindowedPolicy {
 
   CurParams p_;
   std::vector<std::vector<float>> projection_;  // [n_layers] G: [head_dim][r_pad]
+  int cached_ = -1;                              // curdkv: per-slot k2·v2 under the fixed G
 };
 
 }  // namespace
