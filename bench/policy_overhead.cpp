@@ -144,7 +144,7 @@ Result compare(const Options& o, const std::string& name) {
 int parse_int(const char* flag, const char* v) {
   char* end = nullptr;
   long x = std::strtol(v, &end, 10);
-  if (!*v || *end || x <= 0) TC_THROW("policy_overhead: %s needs a positive integer, got \"%s\"", flag, v);
+  if (!*v || *end || x <= 0) TC_THROW("%s needs a positive integer, got \"%s\"", flag, v);
   return int(x);
 }
 
@@ -153,7 +153,7 @@ Options parse(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> const char* {
-      if (i + 1 >= argc) TC_THROW("policy_overhead: %s needs a value", a.c_str());
+      if (i + 1 >= argc) TC_THROW("%s needs a value", a.c_str());
       return argv[++i];
     };
     if (a == "--layers") o.shape.n_layers = parse_int("--layers", next());
@@ -170,13 +170,13 @@ Options parse(int argc, char** argv) {
       if (d == "f16") o.dtype = DType::F16;
       else if (d == "bf16") o.dtype = DType::BF16;
       else if (d == "f32") o.dtype = DType::F32;
-      else TC_THROW("policy_overhead: --dtype must be f16, bf16 or f32, got %s", d.c_str());
+      else TC_THROW("--dtype must be f16, bf16 or f32, got %s", d.c_str());
     } else if (a == "--policies") {
       o.policies.clear();
       std::stringstream ss(next());
       for (std::string p; std::getline(ss, p, ',');) o.policies.push_back(p);
     } else {
-      TC_THROW("policy_overhead: unknown argument %s", a.c_str());
+      TC_THROW("unknown argument %s", a.c_str());
     }
   }
   return o;
