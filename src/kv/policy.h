@@ -30,7 +30,11 @@ namespace tc {
 
 // What a policy needs the attention kernels to produce.
 struct AttentionNeeds {
-  // Probabilities of the current (last) query over the live slots, every decode step.
+  // Probabilities of the current (last) query over the live slots, every decode step. The
+  // engine also passes the last query's probabilities of each prefill chunk when it has
+  // them (cpu::attention does); policies treat them as optional at prefill (TOVA uses the
+  // last prompt token's to compress a prompt longer than the budget, else its first decode
+  // step does it).
   bool current_probs = false;
   // Per-slot sum of probabilities over every query of the forward call (prefill and decode).
   bool prob_colsum = false;
@@ -68,9 +72,10 @@ struct PolicySpec {
 
 // Timing and counters reported by `generate --json` and the benchmarks.
 struct PolicyStats {
-  int64_t evictions = 0;        // eviction events
+  int64_t evictions = 0;        // eviction events: forward calls (or prefill ends) that compacted the cache
   int64_t slots_evicted = 0;    // (layer, head, slot) triples freed
   double scoring_seconds = 0;   // hooks + scoring + selection + compaction
+  int64_t peak_tokens = 0;      // largest live count of any (layer, store head), before eviction
 };
 
 class KvPolicy {
@@ -111,9 +116,14 @@ struct PolicyInfo {
   std::string summary;
   std::vector<PolicyParam> params;  // accepted --kv-option keys (budget/window are separate flags)
   std::unique_ptr<KvPolicy> (*make)(const PolicySpec& spec, const KvCacheShape& shape);
+  std::string budget_rule;  // what --kv-budget means for this policy and what it must satisfy
+  std::string window_rule;  // what --kv-window means and its default; empty if not accepted
 };
 
 const std::vector<PolicyInfo>& policy_registry();
+// Parses one `--kv-option key=value` into spec.options; throws on a missing '=', an empty
+// key or value, or a key given twice.
+void policy_spec_add_option(PolicySpec& spec, const std::string& key_equals_value);
 // Validates the spec (unknown policy, unknown option, budget below the protected set, ...)
 // and builds the policy. Throws tc::Error with a message naming the problem.
 std::unique_ptr<KvPolicy> make_policy(const PolicySpec& spec, const KvCacheShape& shape);

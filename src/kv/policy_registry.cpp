@@ -20,6 +20,16 @@ const std::vector<PolicyInfo>& policy_registry() {
   return r;
 }
 
+void policy_spec_add_option(PolicySpec& spec, const std::string& key_equals_value) {
+  size_t eq = key_equals_value.find('=');
+  TC_CHECK_ARG(eq != std::string::npos, "--kv-option \"%s\" is not of the form key=value", key_equals_value.c_str());
+  std::string key = key_equals_value.substr(0, eq), value = key_equals_value.substr(eq + 1);
+  TC_CHECK_ARG(!key.empty(), "--kv-option \"%s\" has an empty key", key_equals_value.c_str());
+  TC_CHECK_ARG(!value.empty(), "--kv-option \"%s\" has an empty value", key_equals_value.c_str());
+  TC_CHECK_ARG(!spec.options.count(key), "--kv-option %s is given twice", key.c_str());
+  spec.options[key] = value;
+}
+
 std::unique_ptr<KvPolicy> make_policy(const PolicySpec& spec, const KvCacheShape& shape) {
   for (const auto& info : policy_registry()) {
     if (info.name != spec.name) continue;
@@ -33,6 +43,10 @@ std::unique_ptr<KvPolicy> make_policy(const PolicySpec& spec, const KvCacheShape
                  keys.empty() ? "none" : keys.c_str());
       }
     }
+    TC_CHECK_ARG(spec.window == -1 || spec.window > 0, "policy %s: --kv-window must be positive, got %d",
+                 spec.name.c_str(), spec.window);
+    TC_CHECK_ARG(spec.budget >= 0, "policy %s: --kv-budget must not be negative, got %d", spec.name.c_str(),
+                 spec.budget);
     return info.make(spec, shape);
   }
   std::string names;

@@ -1,26 +1,34 @@
 // `full`: no eviction. The cache holds the whole sequence (capacity = prompt + max tokens).
 #include "kv/policies/registry_parts.h"
+#include "kv/policy_base.h"
+#include "kv/policy_options.h"
 
 namespace tc {
 namespace {
 
-class FullPolicy final : public KvPolicy {
+class FullPolicy final : public PolicyBase {
  public:
-  std::string name() const override { return "full"; }
+  explicit FullPolicy(uint64_t seed) : PolicyBase("full", 0, seed) {}
   AttentionNeeds needs() const override { return {}; }
-  int capacity_for(int prompt_tokens, int max_new_tokens) const override { return prompt_tokens + max_new_tokens; }
-  int budget() const override { return 0; }
-  void attach(KvCache&) override {}
-  const PolicyStats& stats() const override { return stats_; }
-
- private:
-  PolicyStats stats_;
+  int capacity_for(int prompt_tokens, int max_new_tokens) const override {
+    return std::max(1, prompt_tokens + max_new_tokens);
+  }
 };
 
-std::unique_ptr<KvPolicy> make_full(const PolicySpec&, const KvCacheShape&) { return std::make_unique<FullPolicy>(); }
+std::unique_ptr<KvPolicy> make_full(const PolicySpec& spec, const KvCacheShape&) {
+  PolicyOptions(spec).reject_window();
+  return std::make_unique<FullPolicy>(spec.seed);
+}
 
 }  // namespace
 
-TC_REGISTER_POLICY(full, "no eviction: the whole sequence stays in the cache", {}, make_full);
+static const PolicyRegistrar kRegisterFull(PolicyInfo{
+    "full",
+    "no eviction: the whole sequence stays in the cache (capacity = prompt + max new tokens)",
+    {},
+    make_full,
+    "ignored (the cache holds the whole sequence)",
+    "",
+});
 
 }  // namespace tc
