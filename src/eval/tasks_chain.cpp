@@ -1,0 +1,193 @@
+// Suite `chain`: variable-binding chains with distractors, arithmetic mod 10.
+//
+// Prompt: a shuffled list of one-line definitions, then the queried variables:
+//   k=7          a root: a digit
+//   x=k+3        a variable defined from exactly one other variable and a digit (+, -, *)
+//   ...
+//   find: m p q
+// The definitions form disjoint chains (every variable is used by at most one other
+// definition). Each queried variable is the top of its own chain of `depth` definitions;
+// the other `distractors` definitions form chains that are never needed.
+//
+// Trace: for each queried variable in order, first walk back from it, copying each definition
+// line down to the root, then compute forward line by line, reading each step's operation
+// from the definition that uses the variable just computed:
+//   m=x-4        walk back (copies of prompt lines)
+//   x=k+3
+//   k=7
+//   x=7+3=0      forward: name=value(ref) op digit=result, mod 10
+//   m=0-4=6
+// and after the last query "answer: m=6 p=3 q=1". Every step is one look-up of something
+// already in the context: the next walk-back line is the prompt line whose name the previous
+// line referenced; the next forward line is the definition that references the name just
+// computed; the answer copies each query's last forward line. Later queries reach back to
+// prompt lines hundreds of tokens earlier, and the answer reaches back to every block.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "eval/tasks_suites.h"
+#include "util/error.h"
+#include "util/rng.h"
+
+namespace tc::eval {
+namespace {
+
+constexpr int kModulus = 10;
+
+struct Definition {
+  int name = 0;        // index into task_variable_names()
+  int ref = -1;        // index of the variable it reads, -1 for a root
+  char op = 0;         // '+', '-', '*' (0 for a root)
+  int operand = 0;     // the digit: the root's value, or the constant of op
+  int value = 0;       // the variable's value, mod 10
+};
+
+char name_char(int name) { return task_variable_names()[name]; }
+
+std::string definition_line(const Definition& d) {
+  std::string line(1, name_char(d.name));
+  line += '=';
+  if (d.ref >= 0) {
+    line += name_char(d.ref);
+    line += d.op;
+  }
+  line += char('0' + d.operand);
+  line += '\n';
+  return line;
+}
+
+int apply(char op, int a, int b) {
+  switch (op) {
+    case '+': return (a + b) % kModulus;
+    case '-': return ((a - b) % kModulus + kModulus) % kModulus;
+    case '*': return (a * b) % kModulus;
+  }
+  TC_THROW("internal error: chain: unknown operator '%c'", op);
+}
+
+// Appends a chain of `length` definitions (root first) using the next free names; returns
+// the indices of its definitions in `defs`, root first.
+std::vector<int> add_chain(Rng& rng, int length, const std::string& ops, const std::vector<int>& names,
+                           size_t& next_name, std::vector<Definition>& defs) {
+  std::vector<int> chain;
+  for (int i = 0; i < length; ++i) {
+    Definition d;
+    d.name = names[next_name++];
+    if (i == 0) {
+      d.operand = int(rng.below(kModulus));
+      d.value = d.operand;
+    } else {
+      const Definition& below = defs[chain.back()];
+      d.ref = below.name;
+      d.op = ops[rng.below(ops.size())];
+      d.operand = 1 + int(rng.below(kModulus - 1));
+      d.value = apply(d.op, below.value, d.operand);
+    }
+    chain.push_back(int(defs.size()));
+    defs.push_back(d);
+  }
+  return chain;
+}
+
+void validate(const TaskParams& p) {
+  if (p.get("depth_min") > p.get("depth_max"))
+    TC_THROW("suite chain: depth_min=%lld is larger than depth_max=%lld", (long long)p.get("depth_min"),
+             (long long)p.get("depth_max"));
+  int64_t needed = p.get("queries") * p.get("depth_max") + p.get("distractors");
+  int64_t available = int64_t(task_variable_names().size());
+  if (needed > available)
+    TC_THROW("suite chain: queries*depth_max + distractors = %lld variables, but only %lld names exist",
+             (long long)needed, (long long)available);
+}
+
+TaskProblem generate(uint64_t seed, uint64_t index, const TaskParams& p) {
+  Rng rng = Rng::derive(seed, index);
+  const int queries = int(p.get("queries"));
+  const int depth_min = int(p.get("depth_min")), depth_max = int(p.get("depth_max"));
+  const int distractors = int(p.get("distractors"));
+  const int distractor_depth = int(p.get("distractor_depth"));
+  const std::string ops = p.get("mul") ? "+-*" : "+-";
+
+  // A random assignment of names to variables.
+  std::vector<int> names(task_variable_names().size());
+  for (size_t i = 0; i < names.size(); ++i) names[i] = int(i);
+  for (size_t i = names.size(); i > 1; --i) std::swap(names[i - 1], names[rng.below(i)]);
+
+  std::vector<Definition> defs;
+  size_t next_name = 0;
+  std::vector<std::vector<int>> query_chains;  // each root first
+  for (int q = 0; q < queries; ++q) {
+    int depth = depth_min + int(rng.below(uint64_t(depth_max - depth_min + 1)));
+    query_chains.push_back(add_chain(rng, depth, ops, names, next_name, defs));
+  }
+  for (int left = distractors; left > 0;) {
+    int length = 1 + int(rng.below(uint64_t(std::min(distractor_depth, left))));
+    add_chain(rng, length, ops, names, next_name, defs);
+    left -= length;
+  }
+
+  // The prompt lists the definitions in a random order.
+  std::vector<int> order(defs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = int(i);
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+
+  TaskProblem problem;
+  problem.suite = "chain";
+  problem.id = "chain-s" + std::to_string(seed) + "-" + std::to_string(index);
+  for (int i : order) problem.prompt += definition_line(defs[i]);
+  problem.prompt += "find:";
+  for (const auto& chain : query_chains) {
+    problem.prompt += ' ';
+    problem.prompt += name_char(defs[chain.back()].name);
+  }
+  problem.prompt += '\n';
+
+  std::string thinking;
+  for (const auto& chain : query_chains) {
+    for (size_t i = chain.size(); i-- > 0;) thinking += definition_line(defs[chain[i]]);
+    for (size_t i = 1; i < chain.size(); ++i) {
+      const Definition& d = defs[chain[i]];
+      thinking += name_char(d.name);
+      thinking += '=';
+      thinking += char('0' + defs[chain[i - 1]].value);
+      thinking += d.op;
+      thinking += char('0' + d.operand);
+      thinking += '=';
+      thinking += char('0' + d.value);
+      thinking += '\n';
+    }
+  }
+  for (const auto& chain : query_chains) {
+    const Definition& top = defs[chain.back()];
+    if (!problem.answer.empty()) problem.answer += ' ';
+    problem.answer += name_char(top.name);
+    problem.answer += '=';
+    problem.answer += char('0' + top.value);
+  }
+  problem.trace = task_format_trace(thinking, problem.answer);
+  return problem;
+}
+
+}  // namespace
+
+const TaskSuite& task_suite_chain() {
+  static const TaskSuite suite = {
+      "chain",
+      "variable-binding chains with distractors (mod 10): walk back from each query, then compute forward",
+      {
+          {"queries", 3, 1, 8, "queried variables, each the top of its own chain"},
+          {"depth_min", 3, 1, 26, "fewest definitions in a queried chain (query to root, inclusive)"},
+          {"depth_max", 6, 1, 26, "most definitions in a queried chain"},
+          {"distractors", 20, 0, 51, "definitions in chains that no query needs"},
+          {"distractor_depth", 4, 1, 26, "longest distractor chain"},
+          {"mul", 1, 0, 1, "1: operators + - *, 0: only + -"},
+      },
+      validate,
+      generate,
+      task_check_answer_line,
+  };
+  return suite;
+}
+
+}  // namespace tc::eval

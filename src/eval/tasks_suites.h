@@ -1,0 +1,11 @@
+// The suites known to the registry in tasks.cpp; each lives in its own tasks_<name>.cpp.
+#pragma once
+
+#include "eval/tasks.h"
+
+namespace tc::eval {
+
+const TaskSuite& task_suite_chain();
+const TaskSuite& task_suite_arith();
+
+}  // namespace tc::eval

@@ -1,0 +1,289 @@
+// Tests for the task suites: determinism from a seed, the structure each suite promises
+// (checked by independent re-derivation from the prompt text), exact checking, and errors.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "eval/tasks.h"
+#include "util/error.h"
+#include "util/json.h"
+#include "util/testing.h"
+
+using namespace tc;
+using namespace tc::eval;
+
+namespace {
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// The thinking part of a trace: between "<think>\n" and "</think>".
+std::string thinking_of(const std::string& trace) {
+  size_t open = trace.find("<think>\n"), close = trace.find("</think>");
+  if (open != 0 || close == std::string::npos) return "";
+  return trace.substr(8, close - 8);
+}
+
+// Replaces the last digit of the answer line with a different digit.
+std::string corrupt_last_digit(std::string text) {
+  for (size_t i = text.size(); i-- > 0;) {
+    if (text[i] >= '0' && text[i] <= '9') {
+      text[i] = char('0' + (text[i] - '0' + 1) % 10);
+      return text;
+    }
+  }
+  return text + "0";
+}
+
+int mod10(int v) { return ((v % 10) + 10) % 10; }
+
+// An independent reading of a chain problem: parses the definitions, evaluates them by
+// recursion, and checks every property the suite promises.
+void verify_chain_problem(const TaskProblem& p, const TaskParams& params) {
+  struct Def {
+    char ref = 0;
+    char op = 0;
+    int digit = 0;
+  };
+  std::map<char, Def> defs;
+  std::vector<char> queries;
+  std::vector<std::string> prompt_lines = split_lines(p.prompt);
+  TC_REQUIRE(!prompt_lines.empty());
+  std::set<std::string> prompt_line_set(prompt_lines.begin(), prompt_lines.end() - 1);
+  for (size_t i = 0; i + 1 < prompt_lines.size(); ++i) {
+    const std::string& l = prompt_lines[i];
+    TC_REQUIRE(l.size() == 3 || l.size() == 5);
+    TC_REQUIRE(l[1] == '=');
+    TC_EXPECT(defs.count(l[0]) == 0);  // every name defined once
+    Def d;
+    if (l.size() == 3) {
+      d.digit = l[2] - '0';
+    } else {
+      d.ref = l[2];
+      d.op = l[3];
+      d.digit = l[4] - '0';
+      TC_EXPECT(d.op == '+' || d.op == '-' || (d.op == '*' && params.get("mul") == 1));
+      TC_EXPECT(d.digit >= 1 && d.digit <= 9);
+    }
+    TC_EXPECT(d.digit >= 0 && d.digit <= 9);
+    defs[l[0]] = d;
+  }
+  const std::string& find = prompt_lines.back();
+  TC_REQUIRE(find.rfind("find:", 0) == 0);
+  for (size_t i = 5; i < find.size(); i += 2) {
+    TC_REQUIRE(find[i] == ' ' && i + 1 < find.size());
+    queries.push_back(find[i + 1]);
+  }
+  TC_EXPECT_EQ(int64_t(queries.size()), params.get("queries"));
+
+  // Every name is referenced at most once; every reference is defined.
+  std::map<char, int> uses;
+  for (auto& [name, d] : defs)
+    if (d.ref) {
+      TC_REQUIRE(defs.count(d.ref) == 1);
+      ++uses[d.ref];
+    }
+  for (auto& [name, n] : uses) TC_EXPECT_EQ(n, 1);
+
+  std::function<int(char)> value = [&](char name) -> int {
+    const Def& d = defs.at(name);
+    if (!d.ref) return d.digit;
+    int v = value(d.ref);
+    return d.op == '+' ? mod10(v + d.digit) : d.op == '-' ? mod10(v - d.digit) : mod10(v * d.digit);
+  };
+  int64_t needed = 0;
+  std::string expected_answer;
+  for (char q : queries) {
+    TC_REQUIRE(defs.count(q) == 1);
+    TC_EXPECT(uses.count(q) == 0);  // a query is the top of its chain
+    int depth = 1;
+    for (char c = q; defs.at(c).ref; c = defs.at(c).ref) ++depth;
+    TC_EXPECT(depth >= params.get("depth_min") && depth <= params.get("depth_max"));
+    needed += depth;
+    if (!expected_answer.empty()) expected_answer += ' ';
+    expected_answer += std::string(1, q) + "=" + std::to_string(value(q));
+  }
+  TC_EXPECT_EQ(int64_t(defs.size()) - needed, params.get("distractors"));
+  TC_EXPECT_EQ(p.answer, expected_answer);
+
+  // The trace: per query, walk-back lines (copies of prompt lines from the query down to the
+  // root) then forward lines "name=a op d=result" that evaluate the chain upwards.
+  std::vector<std::string> lines = split_lines(thinking_of(p.trace));
+  size_t at = 0;
+  for (char q : queries) {
+    std::vector<char> chain;  // query first
+    for (char c = q;; c = defs.at(c).ref) {
+      chain.push_back(c);
+      TC_REQUIRE(at < lines.size());
+      TC_EXPECT(prompt_line_set.count(lines[at]) == 1);
+      TC_EXPECT_EQ(lines[at][0], c);
+      ++at;
+      if (!defs.at(c).ref) break;
+    }
+    for (size_t i = chain.size() - 1; i-- > 0;) {
+      char c = chain[i];
+      const Def& d = defs.at(c);
+      std::string expected = std::string(1, c) + "=" + std::to_string(value(d.ref)) + d.op +
+                             std::to_string(d.digit) + "=" + std::to_string(value(c));
+      TC_REQUIRE(at < lines.size());
+      TC_EXPECT_EQ(lines[at], expected);
+      ++at;
+    }
+  }
+  TC_EXPECT_EQ(at, lines.size());
+}
+
+// An independent reading of an arith problem: the sum by schoolbook addition of the operands
+// parsed from the prompt, and each column line re-added.
+void verify_arith_problem(const TaskProblem& p, const TaskParams& params) {
+  TC_REQUIRE(p.prompt.rfind("add: ", 0) == 0 && p.prompt.back() == '\n');
+  std::vector<std::string> operands;
+  std::string body = p.prompt.substr(5, p.prompt.size() - 6);
+  for (size_t start = 0;;) {
+    size_t plus = body.find('+', start);
+    operands.push_back(body.substr(start, plus == std::string::npos ? std::string::npos : plus - start));
+    if (plus == std::string::npos) break;
+    start = plus + 1;
+  }
+  TC_EXPECT_EQ(int64_t(operands.size()), params.get("terms"));
+  for (auto& o : operands) TC_EXPECT_EQ(int64_t(o.size()), params.get("digits"));
+  if (params.get("digits") <= 17) {
+    uint64_t sum = 0;
+    for (auto& o : operands) sum += std::stoull(o);
+    TC_EXPECT_EQ(p.answer, std::to_string(sum));
+  }
+  std::vector<std::string> lines = split_lines(thinking_of(p.trace));
+  TC_REQUIRE(!lines.empty());
+  TC_EXPECT_EQ(lines.back(), "sum=" + p.answer);
+  int carry = 0;
+  for (int64_t col = 0; col < params.get("digits"); ++col) {
+    int total = carry;
+    std::string expected = "c" + std::to_string(col) + ": ";
+    for (auto& o : operands) {
+      int d = o[o.size() - 1 - col] - '0';
+      total += d;
+      expected += std::to_string(d) + "+";
+    }
+    expected += std::to_string(carry) + "=" + std::to_string(total);
+    TC_REQUIRE(size_t(col) < lines.size());
+    TC_EXPECT_EQ(lines[col], expected);
+    carry = total / 10;
+  }
+}
+
+}  // namespace
+
+TC_TEST(tasks_same_seed_same_bytes) {
+  for (const TaskSuite* suite : task_suites()) {
+    TaskParams params = task_params_resolve(*suite, std::vector<std::string>{});
+    auto a = task_generate(*suite, 7, 0, 20, params);
+    auto b = task_generate(*suite, 7, 0, 20, params);
+    for (size_t i = 0; i < a.size(); ++i) TC_EXPECT_EQ(task_problem_to_json(a[i]), task_problem_to_json(b[i]));
+    // Instance i does not depend on where generation starts.
+    auto tail = task_generate(*suite, 7, 13, 2, params);
+    TC_EXPECT_EQ(task_problem_to_json(tail[0]), task_problem_to_json(a[13]));
+    TC_EXPECT_EQ(task_problem_to_json(tail[1]), task_problem_to_json(a[14]));
+    // Another seed gives other problems.
+    auto c = task_generate(*suite, 8, 0, 20, params);
+    int same = 0;
+    for (size_t i = 0; i < a.size(); ++i) same += a[i].prompt == c[i].prompt;
+    TC_EXPECT_EQ(same, 0);
+    std::set<std::string> prompts;
+    for (auto& p : a) prompts.insert(p.prompt);
+    TC_EXPECT_EQ(prompts.size(), a.size());
+    TC_EXPECT_EQ(a[3].id, std::string(suite->name) + "-s7-3");
+  }
+}
+
+TC_TEST(tasks_chain_structure_and_answers) {
+  const TaskSuite& suite = task_suite("chain");
+  std::vector<std::vector<std::string>> settings = {
+      {},
+      {"queries=1", "depth_min=1", "depth_max=1", "distractors=0"},
+      {"queries=4", "depth_min=2", "depth_max=9", "distractors=15", "distractor_depth=7", "mul=0"},
+      {"queries=8", "depth_min=6", "depth_max=6", "distractors=4"},
+  };
+  for (auto& s : settings) {
+    TaskParams params = task_params_resolve(suite, s);
+    for (auto& p : task_generate(suite, 3, 0, 40, params)) {
+      verify_chain_problem(p, params);
+      TC_EXPECT(suite.check(p, p.trace));
+      TC_EXPECT(!suite.check(p, corrupt_last_digit(p.trace)));
+    }
+  }
+}
+
+TC_TEST(tasks_arith_structure_and_answers) {
+  const TaskSuite& suite = task_suite("arith");
+  std::vector<std::vector<std::string>> settings = {
+      {}, {"terms=2", "digits=1"}, {"terms=12", "digits=17"}, {"terms=5", "digits=60"}};
+  for (auto& s : settings) {
+    TaskParams params = task_params_resolve(suite, s);
+    for (auto& p : task_generate(suite, 11, 0, 40, params)) {
+      verify_arith_problem(p, params);
+      TC_EXPECT(suite.check(p, p.trace));
+      TC_EXPECT(!suite.check(p, corrupt_last_digit(p.trace)));
+    }
+  }
+}
+
+TC_TEST(tasks_checker_parses_the_final_answer_line) {
+  TaskProblem p;
+  p.answer = "a=1 b=2";
+  TC_EXPECT(task_check_answer_line(p, "<think>\nx\n</think>\nanswer: a=1 b=2"));
+  TC_EXPECT(task_check_answer_line(p, "<think>\n</think>\nanswer:a=1 b=2  \nmore text"));
+  TC_EXPECT(task_check_answer_line(p, "<think>\nanswer: wrong\n</think>\n\nanswer: a=1 b=2\n"));
+  TC_EXPECT(!task_check_answer_line(p, "<think>\nanswer: a=1 b=2\n</think>\n"));  // inside the thinking
+  TC_EXPECT(!task_check_answer_line(p, "answer: a=1 b=2"));                       // no </think>
+  TC_EXPECT(!task_check_answer_line(p, "<think>\n</think>\nanswer: a=1 b=3"));
+  TC_EXPECT(!task_check_answer_line(p, "<think>\n</think>\nanswer: a=1"));
+  TC_EXPECT(!task_check_answer_line(p, "<think>\n</think>\nanswer: a=1 b=2 c=3"));
+  TC_EXPECT(!task_check_answer_line(p, "<think>\n</think>\nthe answer: a=1 b=2"));
+  TC_EXPECT(!task_check_answer_line(p, ""));
+  TC_EXPECT(task_extract_answer("<think></think>\nanswer: 7") == std::optional<std::string>("7"));
+  TC_EXPECT(!task_extract_answer("<think></think>\nno answer here").has_value());
+}
+
+TC_TEST(tasks_json_round_trip) {
+  const TaskSuite& suite = task_suite("chain");
+  TaskProblem p = suite.generate(5, 2, task_params_resolve(suite, std::vector<std::string>{}));
+  std::string line = task_problem_to_json(p);
+  TC_EXPECT(line.find('\n') == std::string::npos);  // one JSONL line
+  TaskProblem q = task_problem_from_json(Json::parse(line));
+  TC_EXPECT_EQ(q.id, p.id);
+  TC_EXPECT_EQ(q.suite, p.suite);
+  TC_EXPECT_EQ(q.prompt, p.prompt);
+  TC_EXPECT_EQ(q.trace, p.trace);
+  TC_EXPECT_EQ(q.answer, p.answer);
+  TC_EXPECT_THROWS(task_problem_from_json(Json::parse(R"({"id":"x","suite":"chain","prompt":"","trace":""})")),
+                   "missing field \"answer\"");
+  TC_EXPECT_THROWS(task_problem_from_json(Json::parse(R"({"id":1,"suite":"chain","prompt":"","trace":"","answer":""})")),
+                   "field \"id\" must be a string");
+}
+
+TC_TEST(tasks_bad_names_and_parameters) {
+  TC_EXPECT_THROWS(task_suite("chains"), "unknown task suite 'chains' (known: chain, arith)");
+  const TaskSuite& chain = task_suite("chain");
+  TC_EXPECT_THROWS(task_params_resolve(chain, std::vector<std::string>{"depht_max=3"}),
+                   "suite chain has no parameter 'depht_max'");
+  TC_EXPECT_THROWS(task_params_resolve(chain, std::vector<std::string>{"queries"}), "not of the form key=value");
+  TC_EXPECT_THROWS(task_params_resolve(chain, std::vector<std::string>{"queries=two"}),
+                   "parameter queries expects an integer, got \"two\"");
+  TC_EXPECT_THROWS(task_params_resolve(chain, std::vector<std::string>{"queries=0"}),
+                   "parameter queries=0 is out of range [1, 8]");
+  TC_EXPECT_THROWS(task_params_resolve(chain, std::vector<std::string>{"queries=2", "queries=3"}), "given twice");
+  TC_EXPECT_THROWS(task_params_resolve(chain, std::vector<std::string>{"depth_min=5", "depth_max=4"}),
+                   "depth_min=5 is larger than depth_max=4");
+  TC_EXPECT_THROWS(task_params_resolve(chain, std::vector<std::string>{"queries=8", "depth_max=7"}),
+                   "only 52 names exist");
+  TC_EXPECT_THROWS(task_params_resolve(task_suite("arith"), std::vector<std::string>{"digits=61"}),
+                   "out of range [1, 60]");
+}
