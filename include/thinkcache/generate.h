@@ -77,7 +77,7 @@ struct GenerateTimings {
 struct KvReport {
   std::string policy;
   int budget = 0;
-  std::string dtype;
+  std::string dtype;                       // f16, bf16 or f32 (the --kv-dtype spelling)
   int capacity_slots = 0;                  // slots allocated per (layer, store head)
   int peak_tokens = 0;                     // most live slots any (layer, head) held (before eviction)
   int64_t peak_live_slots = 0;             // most live slots summed over (layer, head)

@@ -174,7 +174,7 @@ GenerateResult run_generation(Session& session, const std::vector<int32_t>& prom
   KvPolicy* policy = session.policy();
   kv.policy = policy ? policy->name() : "full";
   kv.budget = policy ? policy->budget() : 0;
-  kv.dtype = dtype_name(cache.dtype());
+  kv.dtype = cache.dtype() == DType::F32 ? "f32" : cache.dtype() == DType::BF16 ? "bf16" : "f16";  // as --kv-dtype
   kv.capacity_slots = cache.capacity();
   kv.peak_tokens = after.peak_tokens;
   kv.peak_live_slots = after.peak_live_slots;
