@@ -247,11 +247,13 @@ std::string generate_result_summary(const GenerateResult& r) {
   const GenerateTimings& t = r.timings;
   return str_printf(
       "prefill: %d tokens in %.3f s (%.1f tok/s, %.2f GB/s) | decode: %d tokens in %.3f s (%.2f tok/s, %.2f GB/s) | "
-      "stop: %s | kv %s: %d slots/head, peak %d, %.2f MiB allocated (full cache: %.2f MiB), %lld evictions",
+      "stop: %s | kv %s: %d slots/head, peak %d, %.2f MiB allocated (full cache: %.2f MiB), %lld evictions (%lld "
+      "slots, %.3f s)",
       r.prompt_tokens, t.prefill_seconds, t.prefill_tokens_per_s, t.prefill_gb_per_s, r.generated_tokens,
       t.decode_seconds, t.decode_tokens_per_s, t.decode_gb_per_s, stop_reason_name(r.stop_reason), r.kv.policy.c_str(),
       r.kv.capacity_slots, r.kv.peak_tokens, double(r.kv.bytes_allocated) / 1048576.0,
-      double(r.kv.bytes_full_cache_equivalent) / 1048576.0, (long long)r.kv.evictions);
+      double(r.kv.bytes_full_cache_equivalent) / 1048576.0, (long long)r.kv.evictions, (long long)r.kv.slots_evicted,
+      r.kv.eviction_seconds);
 }
 
 }  // namespace tc
