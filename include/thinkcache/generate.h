@@ -73,18 +73,25 @@ struct GenerateTimings {
   double decode_gb_per_s = 0;
 };
 
+// The KV side of one run_generation call (counters are this call's, not the session's).
 struct KvReport {
   std::string policy;
   int budget = 0;
-  std::string dtype;
+  std::string dtype;                       // f16, bf16 or f32 (the --kv-dtype spelling)
   int capacity_slots = 0;                  // slots allocated per (layer, store head)
-  int peak_tokens = 0;                     // most live slots any (layer, head) held
+  int peak_tokens = 0;                     // most live slots any (layer, head) held (before eviction)
   int64_t peak_live_slots = 0;             // most live slots summed over (layer, head)
-  uint64_t bytes_allocated = 0;            // K+V storage allocated once
-  uint64_t bytes_full_cache_equivalent = 0;  // what a full cache of the whole sequence takes
+  uint64_t bytes_allocated = 0;            // K+V storage allocated once: capacity x bytes per slot
+  // A native (GQA) full cache of the same dtype holding the whole sequence: earlier tokens of
+  // the session + prompt + every generated token.
+  uint64_t bytes_full_cache_equivalent = 0;
+  // Eviction events: forward calls (or prefill ends) after which the policy compacted the
+  // cache (PolicyStats::evictions). A windowed policy (lazy, vase, ...) has one per period
+  // once over budget; a rolling one (h2o, tova, streaming) one at every decode step once
+  // over budget (it drops one token per step). R-KV also compacts at exactly B (freeing none).
   int64_t evictions = 0;
-  int64_t slots_evicted = 0;
-  double eviction_seconds = 0;
+  int64_t slots_evicted = 0;               // (layer, store head, slot) triples freed
+  double eviction_seconds = 0;             // the policy's own time: hooks, scoring, selection, compaction
 };
 
 struct GenerateResult {

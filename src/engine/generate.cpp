@@ -38,16 +38,23 @@ DType kv_dtype_from_name(const std::string& name) {
   TC_THROW("unknown KV cache dtype \"%s\" (f16, bf16 or f32)", name.c_str());
 }
 
-KvSetup make_kv_setup(const Model& model, const KvOptions& kv, int prompt_tokens, int max_new_tokens) {
+PolicySpec kv_policy_spec(const KvOptions& kv) {
   PolicySpec spec;
   spec.name = kv.policy;
   spec.budget = kv.budget;
   spec.window = kv.window;
   spec.seed = kv.seed;
   spec.options = kv.options;
+  return spec;
+}
+
+KvSetup make_kv_setup(const Model& model, const KvOptions& kv, int prompt_tokens, int max_new_tokens,
+                      const KvPolicyWrapper& wrap) {
   KvCacheShape shape = kv_cache_shape(model.config());
   KvSetup setup;
-  setup.policy = make_policy(spec, shape);
+  setup.policy = make_policy(kv_policy_spec(kv), shape);
+  if (wrap) setup.policy = wrap(std::move(setup.policy));
+  TC_ASSERT(setup.policy != nullptr);
   KvCacheOptions options;
   options.dtype = kv_dtype_from_name(kv.dtype);
   options.layout = setup.policy->layout();
@@ -91,6 +98,8 @@ GenerateResult run_generation(Session& session, const std::vector<int32_t>& prom
   result.prompt_tokens = int(prompt.size());
   const SessionStats before = session.stats();
   const int64_t evicted_before = session.cache().slots_evicted();
+  const int64_t tokens_before = session.n_past();
+  const PolicyStats policy_before = session.policy() ? session.policy()->stats() : PolicyStats{};
 
   history->insert(history->end(), prompt.begin(), prompt.end());
   session.prefill(prompt.data(), int(prompt.size()));
@@ -165,16 +174,19 @@ GenerateResult run_generation(Session& session, const std::vector<int32_t>& prom
   KvPolicy* policy = session.policy();
   kv.policy = policy ? policy->name() : "full";
   kv.budget = policy ? policy->budget() : 0;
-  kv.dtype = dtype_name(cache.dtype());
+  kv.dtype = cache.dtype() == DType::F32 ? "f32" : cache.dtype() == DType::BF16 ? "bf16" : "f16";  // as --kv-dtype
   kv.capacity_slots = cache.capacity();
   kv.peak_tokens = after.peak_tokens;
   kv.peak_live_slots = after.peak_live_slots;
   kv.bytes_allocated = cache.kv_bytes_allocated();
+  // The whole sequence (earlier turns, the prompt and every generated token, the last one
+  // included although it was never forwarded) in a native GQA cache of the same dtype.
+  const int64_t sequence_tokens = tokens_before + int64_t(prompt.size()) + result.generated_tokens;
   kv.bytes_full_cache_equivalent =
-      config.kv_bytes_per_token(dtype_row_bytes(cache.dtype(), 1)) * uint64_t(session.n_past());
+      config.kv_bytes_per_token(dtype_row_bytes(cache.dtype(), 1)) * uint64_t(sequence_tokens);
   if (policy) {
-    kv.evictions = policy->stats().evictions;
-    kv.eviction_seconds = policy->stats().scoring_seconds;
+    kv.evictions = policy->stats().evictions - policy_before.evictions;
+    kv.eviction_seconds = policy->stats().scoring_seconds - policy_before.scoring_seconds;
   }
   kv.slots_evicted = cache.slots_evicted() - evicted_before;
   return result;
@@ -235,11 +247,13 @@ std::string generate_result_summary(const GenerateResult& r) {
   const GenerateTimings& t = r.timings;
   return str_printf(
       "prefill: %d tokens in %.3f s (%.1f tok/s, %.2f GB/s) | decode: %d tokens in %.3f s (%.2f tok/s, %.2f GB/s) | "
-      "stop: %s | kv %s: %d slots/head, peak %d, %.2f MiB allocated (full cache: %.2f MiB), %lld evictions",
+      "stop: %s | kv %s: %d slots/head, peak %d, %.2f MiB allocated (full cache: %.2f MiB), %lld evictions (%lld "
+      "slots, %.3f s)",
       r.prompt_tokens, t.prefill_seconds, t.prefill_tokens_per_s, t.prefill_gb_per_s, r.generated_tokens,
       t.decode_seconds, t.decode_tokens_per_s, t.decode_gb_per_s, stop_reason_name(r.stop_reason), r.kv.policy.c_str(),
       r.kv.capacity_slots, r.kv.peak_tokens, double(r.kv.bytes_allocated) / 1048576.0,
-      double(r.kv.bytes_full_cache_equivalent) / 1048576.0, (long long)r.kv.evictions);
+      double(r.kv.bytes_full_cache_equivalent) / 1048576.0, (long long)r.kv.evictions, (long long)r.kv.slots_evicted,
+      r.kv.eviction_seconds);
 }
 
 }  // namespace tc

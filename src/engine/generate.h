@@ -3,6 +3,7 @@
 // Options and results are the public structs of include/thinkcache/generate.h.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,9 +27,15 @@ struct KvSetup {
   std::unique_ptr<KvPolicy> policy;
   std::unique_ptr<KvCache> cache;
 };
+// Takes the policy built from KvOptions before it is attached and returns the policy the
+// cache is managed by (e.g. a KvObserver around it).
+using KvPolicyWrapper = std::function<std::unique_ptr<KvPolicy>(std::unique_ptr<KvPolicy>)>;
+// The PolicySpec that KvOptions name.
+PolicySpec kv_policy_spec(const KvOptions& kv);
 // capacity = policy->capacity_for(prompt_tokens, max_new_tokens). Throws on a bad policy
-// spec (unknown name/option, budget) or dtype.
-KvSetup make_kv_setup(const Model& model, const KvOptions& kv, int prompt_tokens, int max_new_tokens);
+// spec (unknown name/option, budget) or dtype. wrap (optional) is applied before attach.
+KvSetup make_kv_setup(const Model& model, const KvOptions& kv, int prompt_tokens, int max_new_tokens,
+                      const KvPolicyWrapper& wrap = {});
 
 // Prefills `prompt` on top of whatever `session` already holds, then decodes up to
 // options.max_tokens tokens. history: every id of the session so far (for the repetition

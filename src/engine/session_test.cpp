@@ -130,6 +130,32 @@ class RecordingPolicy final : public KvPolicy {
   PolicyStats stats_;
 };
 
+// Forwards every hook to a wrapped policy and counts the forward calls.
+class RecordingForwarder final : public KvPolicy {
+ public:
+  explicit RecordingForwarder(std::unique_ptr<KvPolicy> inner) : inner_(std::move(inner)) {}
+  std::string name() const override { return inner_->name(); }
+  AttentionNeeds needs() const override { return inner_->needs(); }
+  KvLayout layout() const override { return inner_->layout(); }
+  int capacity_for(int prompt, int max_new) const override { return inner_->capacity_for(prompt, max_new); }
+  int budget() const override { return inner_->budget(); }
+  void attach(KvCache& cache) override { inner_->attach(cache); }
+  void begin_forward(const ForwardInfo& info) override {
+    ++forwards;
+    inner_->begin_forward(info);
+  }
+  void on_queries(int layer, const float* q, int n) override { inner_->on_queries(layer, q, n); }
+  void on_append(int layer, int n) override { inner_->on_append(layer, n); }
+  void on_attention(const AttentionStats& s) override { inner_->on_attention(s); }
+  void end_forward(const ForwardInfo& info) override { inner_->end_forward(info); }
+  void end_prefill(const ForwardInfo& info) override { inner_->end_prefill(info); }
+  const PolicyStats& stats() const override { return inner_->stats(); }
+  int64_t forwards = 0;
+
+ private:
+  std::unique_ptr<KvPolicy> inner_;
+};
+
 KvCache make_cache(const Model& m, int capacity) {
   KvCacheOptions o;
   o.capacity = capacity;
@@ -269,4 +295,83 @@ TC_TEST(generate_reports_counts_and_stops_at_eos_or_length) {
   TC_EXPECT_THROWS(generate(*model, too_long, o), "longer than the model's context of 64 tokens");
 }
 
+}  // namespace tc
+
+namespace tc {
+namespace {
+
+TC_TEST(generate_kv_report_counts_each_call_of_a_continued_session) {
+  // Two run_generation calls on one session (a chat): the second report's eviction events,
+  // slots and seconds are its own, and its full-cache equivalent covers the whole sequence.
+  std::string dir = write_tiny_llama(testing::temp_dir());
+  ModelLoadOptions lo;
+  lo.load_tokenizer = false;
+  auto model = Model::load(dir, lo);
+  KvOptions kv;
+  kv.policy = "lazy";
+  kv.budget = 16;
+  kv.window = 4;
+  kv.dtype = "f32";
+  KvSetup setup = make_kv_setup(*model, kv, 40, 0);  // as chat sizes it: a 40-token conversation
+  TC_EXPECT_EQ(setup.cache->capacity(), 40);
+  const double attach_seconds = setup.policy->stats().scoring_seconds;
+  Session session(*model, *setup.cache, setup.policy.get());
+  GenerateOptions o;
+  o.ignore_eos = true;
+  o.max_tokens = 20;
+  std::vector<int32_t> history;
+  GenerateResult r1 = run_generation(session, {3, 4, 5, 6, 7, 8}, o, {}, &history);
+  // Decode steps t = 1..19 (the 20th token is never forwarded); sizes 6 + t; lazy fires at
+  // t % 4 == 0 with size > 16: t = 12 (18 -> 16) and t = 16 (20 -> 16); ends at 19.
+  TC_EXPECT_EQ(r1.kv.evictions, int64_t(2));
+  TC_EXPECT_EQ(r1.kv.slots_evicted, int64_t(2 + 4) * kLayers * kKvHeads);
+  TC_EXPECT_EQ(r1.kv.peak_tokens, 20);
+  const uint64_t per_token = uint64_t(2) * kLayers * kKvHeads * kHeadDim * 4;
+  TC_EXPECT_EQ(r1.kv.bytes_full_cache_equivalent, per_token * (6 + 20));
+  TC_EXPECT_EQ(r1.kv.bytes_allocated, per_token * 40);
+
+  o.max_tokens = 10;
+  GenerateResult r2 = run_generation(session, {9, 10, 11}, o, {}, &history);
+  // 19 + 3 prompt = 22; steps t = 20..28: t = 20 (23 -> 16), 24 (20 -> 16), 28 (20 -> 16).
+  TC_EXPECT_EQ(r2.kv.evictions, int64_t(3));
+  TC_EXPECT_EQ(r2.kv.slots_evicted, int64_t(7 + 4 + 4) * kLayers * kKvHeads);
+  TC_EXPECT_EQ(r2.kv.bytes_full_cache_equivalent, per_token * (25 + 3 + 10));
+  TC_EXPECT_EQ(setup.policy->stats().evictions, r1.kv.evictions + r2.kv.evictions);
+  TC_EXPECT_NEAR(setup.policy->stats().scoring_seconds - attach_seconds,
+                 r1.kv.eviction_seconds + r2.kv.eviction_seconds, 1e-9);
+  TC_EXPECT_EQ(int64_t(history.size()), int64_t(6 + 20 + 3 + 10));
+}
+
+TC_TEST(make_kv_setup_wraps_the_policy_before_attach) {
+  std::string dir = write_tiny_llama(testing::temp_dir());
+  ModelLoadOptions lo;
+  lo.load_tokenizer = false;
+  auto model = Model::load(dir, lo);
+  KvOptions kv;
+  kv.policy = "lazy";
+  kv.budget = 12;
+  kv.window = 4;
+  kv.dtype = "f32";
+  KvPolicy* inner = nullptr;
+  KvSetup wrapped = make_kv_setup(*model, kv, 5, 30, [&](std::unique_ptr<KvPolicy> p) -> std::unique_ptr<KvPolicy> {
+    inner = p.get();
+    return std::make_unique<RecordingForwarder>(std::move(p));
+  });
+  TC_REQUIRE(inner != nullptr);
+  TC_EXPECT(wrapped.policy.get() != inner);
+  TC_EXPECT(wrapped.cache->find_channel("lazy.ts") >= 0);  // the inner policy was attached through the wrapper
+  KvSetup plain = make_kv_setup(*model, kv, 5, 30);
+  GenerateOptions o;
+  o.ignore_eos = true;
+  o.max_tokens = 30;
+  Session a(*model, *wrapped.cache, wrapped.policy.get()), b(*model, *plain.cache, plain.policy.get());
+  GenerateResult ra = run_generation(a, {3, 4, 5, 6, 7}, o, {}, nullptr);
+  GenerateResult rb = run_generation(b, {3, 4, 5, 6, 7}, o, {}, nullptr);
+  TC_EXPECT(ra.tokens == rb.tokens);
+  TC_EXPECT(ra.kv.evictions > 0);
+  TC_EXPECT_EQ(ra.kv.evictions, rb.kv.evictions);
+  TC_EXPECT_EQ(static_cast<RecordingForwarder&>(*wrapped.policy).forwards, int64_t(1 + 29));
+}
+
+}  // namespace
 }  // namespace tc

@@ -23,15 +23,18 @@ AttentionNeeds KvObserver::needs() const {
 
 void KvObserver::attach(KvCache& cache) {
   cache_ = &cache;
-  n_heads_ = cache.shape().n_heads;
+  n_heads_ = options_.per_kv_head ? cache.shape().n_kv_heads : cache.shape().n_heads;
+  queries_per_track_ = cache.shape().n_heads / n_heads_;
   tracks_.assign(size_t(cache.n_layers()) * n_heads_, Track{});
   value_ranges_.assign(size_t(cache.n_layers()), {});
   range_pos_.assign(size_t(cache.n_layers()), {});
+  decode_steps_ = 0;
   inner_->attach(cache);
 }
 
 void KvObserver::begin_forward(const ForwardInfo& info) {
   fwd_ = info;
+  if (!info.is_prefill) decode_steps_ = std::max(decode_steps_, info.step);
   for (Track& t : tracks_) {
     if (int64_t(t.ts.size()) < info.total_tokens) {
       t.ts.resize(size_t(info.total_tokens), -1);
@@ -69,7 +72,9 @@ void KvObserver::on_attention(const AttentionStats& stats) {
       const int n = c.size(stats.layer, sh);
       const int32_t* pos = c.positions(stats.layer, sh);
       const float* p = stats.probs + size_t(h) * stats.stride;
-      Track& tr = track(stats.layer, h);
+      // Per KV head, the group's query heads update one track: a second activation of a
+      // token in the same step finds TS = t already and changes nothing ("any head").
+      Track& tr = track(stats.layer, h / queries_per_track_);
       for (int s = 0; s < n; ++s) {
         const int32_t q = pos[s];
         int32_t& ts = tr.ts[q];
@@ -100,6 +105,28 @@ int KvObserver::last_active(int layer, int head, int64_t position) const {
   const Track& tr = track(layer, head);
   if (position < 0 || position >= int64_t(tr.ts.size())) return -1;
   return tr.ts[position];
+}
+
+int64_t KvObserver::table_positions() const {
+  size_t n = 0;
+  for (const Track& t : tracks_) n = std::max(n, t.ts.size());
+  return int64_t(n);
+}
+
+std::vector<int32_t> KvObserver::mri_table() const {
+  const size_t n = size_t(table_positions());
+  std::vector<int32_t> out(tracks_.size() * n, -1);
+  for (size_t i = 0; i < tracks_.size(); ++i)
+    for (size_t q = 0; q < tracks_[i].ts.size(); ++q)
+      if (tracks_[i].ts[q] >= 0) out[i * n + q] = tracks_[i].mri[q];
+  return out;
+}
+
+std::vector<int32_t> KvObserver::ts_table() const {
+  const size_t n = size_t(table_positions());
+  std::vector<int32_t> out(tracks_.size() * n, -1);
+  for (size_t i = 0; i < tracks_.size(); ++i) std::copy(tracks_[i].ts.begin(), tracks_[i].ts.end(), out.begin() + i * n);
+  return out;
 }
 
 namespace {
@@ -197,6 +224,9 @@ Json KvObserver::to_json() const {
   RecurrenceSummary r = recurrence();
   Json rec = Json::object();
   rec.set("alpha", options_.alpha);
+  rec.set("heads", options_.per_kv_head ? "kv" : "query");
+  rec.set("tracked_heads_per_layer", n_heads_);
+  rec.set("decode_steps", decode_steps_);
   rec.set("tracked_tokens", r.tokens);
   rec.set("never_active_share", r.tokens ? double(r.never_active) / double(r.tokens) : 0.0);
   Json pct = Json::object();

@@ -64,6 +64,54 @@ TC_TEST(observer_recurrence_equals_lazy_eviction_state_per_query_head) {
   TC_EXPECT(recurring > 100);  // the run has real recurrences to compare
 }
 
+TC_TEST(observer_per_kv_head_equals_lazy_eviction_native_gqa_state) {
+  // Tracking per KV head (a token is active when any query head of its group has p >= alpha)
+  // is what `lazy` keeps in its channels with the default native GQA cache (heads=kv).
+  const int prompt = 30, steps = 200;
+  ObserverOptions oo;
+  oo.alpha = 0.02;
+  oo.per_kv_head = true;
+  PolicyDriver obs(driver_spec(prompt, steps),
+                   std::make_unique<KvObserver>(make_policy(policy_spec("full", 0), kShape), oo));
+  PolicyDriver lazy(driver_spec(prompt, steps), make_policy(policy_spec("lazy", 1000, 16, {{"alpha", "0.02"}}), kShape));
+  obs.prefill();
+  lazy.prefill();
+  for (int t = 0; t < steps; ++t) {
+    obs.decode();
+    lazy.decode();
+  }
+  auto& o = static_cast<KvObserver&>(obs.policy());
+  TC_EXPECT_EQ(o.tracked_heads(), kShape.n_kv_heads);
+  const KvCache& c = lazy.cache();
+  TC_REQUIRE(c.n_store_heads() == kShape.n_kv_heads);
+  const int ts = c.find_channel("lazy.ts"), mri = c.find_channel("lazy.mri");
+  int mismatches = 0, recurring = 0;
+  for (int l = 0; l < kShape.n_layers; ++l)
+    for (int g = 0; g < kShape.n_kv_heads; ++g)
+      for (int s = 0; s < c.size(l, g); ++s) {
+        const int pos = c.positions(l, g)[s];
+        mismatches += o.mri(l, g, pos) != c.channel_i32(mri, l, g)[s];
+        mismatches += o.last_active(l, g, pos) != c.channel_i32(ts, l, g)[s];
+        recurring += o.mri(l, g, pos) >= 2;
+      }
+  TC_EXPECT_EQ(mismatches, 0);
+  TC_EXPECT(recurring > 50);
+  // The tables hold the same numbers: [layer][head][position].
+  const std::vector<int32_t> table = o.mri_table(), ts_table = o.ts_table();
+  const int64_t n = o.table_positions();
+  TC_EXPECT_EQ(n, int64_t(prompt + steps));
+  TC_REQUIRE(table.size() == size_t(kShape.n_layers * kShape.n_kv_heads) * size_t(n));
+  int table_mismatches = 0;
+  for (int l = 0; l < kShape.n_layers; ++l)
+    for (int g = 0; g < kShape.n_kv_heads; ++g)
+      for (int64_t q = 0; q < n; ++q) {
+        const size_t i = (size_t(l) * kShape.n_kv_heads + g) * size_t(n) + size_t(q);
+        table_mismatches += table[i] != o.mri(l, g, q);
+        table_mismatches += ts_table[i] != o.last_active(l, g, q);
+      }
+  TC_EXPECT_EQ(table_mismatches, 0);
+}
+
 TC_TEST(observer_summarises_hand_made_activity) {
   // 1 layer, 1 head; prompt of 4 tokens (positions 0-3), then steps t = 1..8 with token t+3.
   // Activity (the probability is 0.5 where listed, else 0): position 0 at t = 1, 5 (MRI 4);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 #include <limits>
 #include <numeric>
 
@@ -11,29 +13,74 @@ namespace tc {
 
 namespace {
 
-// Sort key for "descending value, NaN last, ties by ascending index".
-template <typename T>
-struct Desc {
-  const T* key;
-  bool operator()(int32_t a, int32_t b) const {
-    T x = key[a], y = key[b];
-    bool xn = std::isnan(x), yn = std::isnan(y);
-    if (xn != yn) return yn;  // the non-NaN one first
-    if (!xn && x != y) return x > y;
-    return a < b;
-  }
+// Order-preserving unsigned image of a float or double, reversed: a larger value gets a
+// smaller code, so an ascending stable sort of codes gives descending values with equal
+// values in their original (index) order. -0 and +0 compare equal, so they share a code.
+template <typename T, typename U>
+U descending_code(T v) {
+  if (v == T(0)) v = T(0);
+  U bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  const U sign = U(1) << (sizeof(U) * 8 - 1);
+  const U ascending = (bits & sign) ? U(~bits) : U(bits | sign);
+  return U(~ascending);
+}
+
+template <typename U>
+struct CodedItem {
+  U code;
+  int32_t index;
 };
 
+// Stable LSD radix sort on the codes, 8 bits per pass; passes where every item has the same
+// digit are skipped. items: [n], tmp: scratch.
+template <typename U>
+void radix_sort(std::vector<CodedItem<U>>& items, std::vector<CodedItem<U>>& tmp) {
+  constexpr int kDigits = int(sizeof(U));
+  const size_t n = items.size();
+  uint32_t count[kDigits][256] = {};
+  for (const CodedItem<U>& it : items)
+    for (int d = 0; d < kDigits; ++d) ++count[d][(it.code >> (8 * d)) & 0xff];
+  tmp.resize(n);
+  for (int d = 0; d < kDigits; ++d) {
+    uint32_t* c = count[d];
+    if (c[(items[0].code >> (8 * d)) & 0xff] == n) continue;  // one digit value: nothing to reorder
+    uint32_t offset = 0;
+    for (int b = 0; b < 256; ++b) {
+      const uint32_t k = c[b];
+      c[b] = offset;
+      offset += k;
+    }
+    for (const CodedItem<U>& it : items) tmp[c[(it.code >> (8 * d)) & 0xff]++] = it;
+    items.swap(tmp);
+  }
+}
+
+// Top k by "descending value, NaN last, ties by ascending index". A radix sort of all n
+// (value, index) codes: linear, and several times faster than comparison sorting for the
+// thousands of candidates of one eviction. NaN keys are set aside in index order and come
+// after every number.
 template <typename T>
 void top_k_by(const T* key, int n, int k, std::vector<int32_t>& out) {
   TC_ASSERT(k >= 0 && k <= n);
-  std::vector<int32_t> idx(static_cast<size_t>(n));
-  std::iota(idx.begin(), idx.end(), 0);
-  Desc<T> cmp{key};
-  if (k < n) std::nth_element(idx.begin(), idx.begin() + k, idx.end(), cmp);
-  idx.resize(size_t(k));
-  std::sort(idx.begin(), idx.end(), cmp);
-  out = std::move(idx);
+  using U = std::conditional_t<sizeof(T) == 8, uint64_t, uint32_t>;
+  thread_local std::vector<CodedItem<U>> items, tmp;
+  thread_local std::vector<int32_t> nans;
+  items.clear();
+  nans.clear();
+  out.resize(size_t(k));
+  if (k == 0) return;
+  items.reserve(size_t(n));
+  for (int i = 0; i < n; ++i) {
+    if (std::isnan(key[i]))
+      nans.push_back(i);
+    else
+      items.push_back({descending_code<T, U>(key[i]), i});
+  }
+  if (!items.empty()) radix_sort(items, tmp);
+  const int from_items = std::min(k, int(items.size()));
+  for (int j = 0; j < from_items; ++j) out[j] = items[j].index;
+  for (int j = from_items; j < k; ++j) out[j] = nans[size_t(j - from_items)];
 }
 
 }  // namespace
@@ -46,7 +93,8 @@ void select_gumbel_top_k(const float* weights, int n, int k, Rng& rng, std::vect
   // key equals −E_i: both decrease in E_i, so they sort items identically — the Gumbel-top-k
   // order at one logarithm per item (Efraimidis-Spirakis). One uniform per item in index
   // order, so the stream is reproducible whatever the weights.
-  std::vector<double> keys(static_cast<size_t>(n));
+  thread_local std::vector<double> keys;
+  keys.resize(size_t(n));
   for (int i = 0; i < n; ++i) {
     double u = rng.uniform_open();
     float w = weights[i];

@@ -1,6 +1,7 @@
 // Selectors: deterministic top-k order, and Gumbel-top-k against the exact distribution of
 // successive weighted sampling without replacement (what torch.multinomial(replacement=False)
 // draws), enumerated for a small case.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -22,6 +23,37 @@ TC_TEST(select_top_k_orders_descending_with_index_ties_and_nan_last) {
   TC_EXPECT(out == (std::vector<int32_t>{2, 5, 0, 3, 4, 1}));
   select_top_k(s.data(), 6, 0, out);
   TC_EXPECT(out.empty());
+}
+
+TC_TEST(select_top_k_equals_a_comparison_sort_on_hard_inputs) {
+  // Oracle: std::stable_sort of the indices by the documented order (descending, NaN last,
+  // ties by ascending index), on inputs with many ties, signed zeros, infinities, NaN,
+  // subnormals and negative values, for several n and k.
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const float specials[] = {0.0f, -0.0f, inf, -inf, nan, 1e-40f, -1e-40f, 1.0f, -1.0f, 3.5f};
+  Rng rng(11);
+  for (int n : {1, 2, 7, 63, 64, 65, 300, 2048}) {
+    for (int trial = 0; trial < 4; ++trial) {
+      std::vector<float> s(static_cast<size_t>(n));
+      for (auto& x : s) {
+        const double u = rng.uniform();
+        x = u < 0.3 ? specials[rng.below(10)] : u < 0.6 ? float(int(rng.below(5)) - 2) : float(rng.normal() * 1e3);
+      }
+      std::vector<int32_t> ref(static_cast<size_t>(n));
+      for (int i = 0; i < n; ++i) ref[i] = i;
+      std::stable_sort(ref.begin(), ref.end(), [&](int32_t a, int32_t b) {
+        const bool an = std::isnan(s[a]), bn = std::isnan(s[b]);
+        if (an != bn) return bn;
+        return !an && s[a] > s[b];
+      });
+      for (int k : {0, 1, n / 3, n - 1, n}) {
+        if (k < 0) continue;
+        std::vector<int32_t> out;
+        select_top_k(s.data(), n, k, out);
+        TC_EXPECT(out == std::vector<int32_t>(ref.begin(), ref.begin() + k));
+      }
+    }
+  }
 }
 
 TC_TEST(select_bottom_k_breaks_ties_by_tie_key) {

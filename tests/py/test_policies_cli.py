@@ -80,11 +80,30 @@ def generate_usage(tc_bin):
     (["--kv-policy", "vase", "--kv-budget", "64"], "too small"),
     (["--kv-policy", "streaming", "--kv-budget", "3"], "too small"),
     (["--kv-policy", "tova", "--kv-budget", "64", "--kv-window", "8"], "has no window"),
+    # budget not above the protected set (window + sinks)
+    (["--kv-policy", "random", "--kv-budget", "20", "--kv-window", "16", "--kv-option", "sinks=4"], "too small"),
+    (["--kv-policy", "vase-dkv", "--kv-budget", "64"], "too small"),
+    (["--kv-policy", "h2o", "--kv-budget", "16", "--kv-window", "16"], "too small"),
+    (["--kv-policy", "lazy", "--kv-budget", "0"], "needs a positive --kv-budget"),
+    # VaSE-family budgets must be multiples of R
+    (["--kv-policy", "vase-dkv", "--kv-budget", "200"], "must be a multiple of the window R = 64"),
+    (["--kv-policy", "curdkv", "--kv-budget", "100", "--kv-window", "32"], "must be a multiple of the window R = 32"),
+    (["--kv-policy", "snapkv", "--kv-budget", "100", "--kv-option", "mode=decode"], "must be a multiple of the window"),
+    # unknown or malformed options and values
+    (["--kv-policy", "vase", "--kv-budget", "256", "--kv-option", "nlarge=3"], 'has no option "nlarge"'),
+    (["--kv-policy", "vase", "--kv-budget", "256", "--kv-option", "n_large"], "--kv-option expects key=value"),
+    (["--kv-policy", "lazy", "--kv-budget", "256", "--kv-option", "alpha=2"], "out of range"),
+    (["--kv-policy", "lazy", "--kv-budget", "256", "--kv-option", "heads=layer"], 'heads="layer" is not one of'),
+    (["--kv-policy", "full", "--kv-budget", "256"], "--kv-budget has no effect with --kv-policy full"),
+    (["--kv-budget", "-5", "--kv-policy", "lazy"], "--kv-budget must be >= 0"),
+    (["--kv-budget", "abc", "--kv-policy", "lazy"], '--kv-budget expects an integer, got "abc"'),
+    (["--kv-dtype", "f8"], 'unknown KV cache dtype "f8"'),
 ])
 def test_generate_rejects_bad_kv_requests(tc_bin, smollm2_gguf, args, message):
     usage = generate_usage(tc_bin)
     max_flag = next((f for f in ("--max-new-tokens", "--max-tokens", "-n") if f in usage), None)
     extra = [max_flag, "2"] if max_flag else []
     p = run_tc(tc_bin, "generate", "--model", smollm2_gguf, "--prompt", "Hello", *extra, *args, check=False)
-    assert p.returncode != 0
+    assert p.returncode == 1
     assert message in p.stderr, p.stderr
+    assert p.stderr.startswith("thinkcache generate: error:"), p.stderr
