@@ -32,6 +32,7 @@ std::vector<uint64_t> parse_seed_list(const std::string& text, const char* optio
 }
 
 int read_worker_threads(Args& args) {
+  int threads = std::max(1, int(std::thread::hardware_concurrency()));
   auto given = args.value("threads");
   if (given) {
     char* end = nullptr;
@@ -39,13 +40,12 @@ int read_worker_threads(Args& args) {
     long v = std::strtol(given->c_str(), &end, 10);
     TC_CHECK_ARG(!given->empty() && *end == '\0' && errno == 0 && v >= 1 && v <= 1024,
                  "%s: --threads expects an integer in [1, 1024], got \"%s\"", args.command().c_str(), given->c_str());
-    return int(v);
+    threads = int(v);
+  } else if (const char* env = std::getenv("TC_THREADS")) {
+    if (std::atoi(env) >= 1) threads = std::atoi(env);
   }
-  if (const char* env = std::getenv("TC_THREADS")) {
-    int v = std::atoi(env);
-    if (v >= 1) return v;
-  }
-  return std::max(1, int(std::thread::hardware_concurrency()));
+  if (threads > 1) ::setenv("TC_THREADS", "1", 1);
+  return threads;
 }
 
 void read_eval_problem_options(Args& args, eval::EvalOptions& o) {

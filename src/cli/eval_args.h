@@ -15,7 +15,10 @@ namespace tc::cli {
 // "0,1,2" -> seeds (non-negative integers, distinct); throws naming the bad item.
 std::vector<uint64_t> parse_seed_list(const std::string& text, const char* option = "--seeds");
 
-// --threads N, else TC_THREADS, else the hardware's thread count.
+// --threads N, else TC_THREADS, else the hardware's thread count. With more than one worker
+// it also pins the process-wide kernel pool to one thread (TC_THREADS=1, before anything
+// creates it): policies evict through ThreadPool::global(), whose parallel_for takes one
+// caller at a time, and concurrent runs would otherwise call it from several threads.
 int read_worker_threads(Args& args);
 
 // The problem and generation options of eval/demo (not policies/budgets, whose defaults

@@ -181,6 +181,14 @@ std::vector<EvalRow> run_problem(const Model& model, const EvalOptions& o, const
 
 }  // namespace
 
+// Policies evict through ThreadPool::global() (kv/policy_base.cpp), whose parallel_for takes one
+// caller at a time: concurrent runs need it to have no workers (TC_THREADS=1; the CLI sets it).
+void eval_check_worker_pool(int n_workers) {
+  if (n_workers > 1 && ThreadPool::global().size() > 1)
+    TC_THROW("%d concurrent runs need the process-wide kernel pool to be single-threaded (TC_THREADS=1, set "
+             "before the pool is first used), it has %d threads", n_workers, ThreadPool::global().size());
+}
+
 std::vector<int32_t> eval_prompt_ids(const Tokenizer& tokenizer, const std::string& prompt) {
   std::vector<int32_t> ids;
   if (tokenizer.add_bos() && tokenizer.bos_id() >= 0) ids.push_back(tokenizer.bos_id());
@@ -271,6 +279,7 @@ void eval_run(const Model& model, const EvalOptions& o, const std::vector<TaskPr
     }
   };
   const int n_workers = std::max(1, std::min(o.threads, n));
+  eval_check_worker_pool(n_workers);
   std::vector<std::thread> threads;
   for (int t = 1; t < n_workers; ++t) threads.emplace_back(worker);
   worker();

@@ -107,6 +107,12 @@ void eval_check_options(const EvalOptions& options);
 void eval_run(const Model& model, const EvalOptions& options, const std::vector<TaskProblem>& problems,
               const EvalRowSink& sink, const EvalProgressFn& progress = {});
 
+// Throws unless `n_workers` concurrent runs are safe: policies evict through
+// ThreadPool::global() (kv/policy_base.cpp), whose parallel_for takes one caller at a time, so
+// with several workers it must have no worker threads of its own (TC_THREADS=1 before it is
+// first used; the eval/fidelity/demo commands set that when --threads > 1).
+void eval_check_worker_pool(int n_workers);
+
 // The prompt's ids as evaluation feeds them: BOS when the tokenizer's metadata asks for it,
 // then the raw prompt text (no chat template: the testbed model is trained on raw text).
 std::vector<int32_t> eval_prompt_ids(const Tokenizer& tokenizer, const std::string& prompt);

@@ -12,6 +12,7 @@
 #include "engine/generate.h"
 #include "engine/session.h"
 #include "eval/eval_report.h"
+#include "eval/eval_runner.h"
 #include "eval/svg_plot.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
@@ -333,6 +334,7 @@ void fidelity_run(const Model& model, const FidelityOptions& o, const std::vecto
       }
     };
     const int n_workers = std::max(1, std::min<int>(o.threads, int(runs.size())));
+  eval_check_worker_pool(n_workers);
     std::vector<std::thread> threads;
     for (int t = 1; t < n_workers; ++t) threads.emplace_back(worker);
     worker();
