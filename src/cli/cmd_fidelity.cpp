@@ -1,5 +1,6 @@
 // `thinkcache fidelity`: teacher-forced next-token fidelity of KV policies against the full
 // cache (top-1 agreement, KL, perplexity) on real texts and on the model's own generations.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -124,12 +125,51 @@ std::vector<FidelityText> texts_from_sequences(const std::string& path, int max_
   return texts;
 }
 
+// Writes results.md and the plots of `rows` into `out`.
+void write_reports(const std::string& out, const std::vector<FidelityRow>& rows, const std::string& title,
+                   const std::string& command, const std::vector<std::string>& notes) {
+  cli::write_text_file(out + "/results.md", fidelity_markdown(rows, title, command, notes));
+  std::vector<std::string> names;
+  for (const FidelityRow& r : rows)
+    if (std::find(names.begin(), names.end(), r.text) == names.end()) names.push_back(r.text);
+  for (const std::string& name : names) {
+    cli::write_text_file(out + "/plot_" + name + "_agreement.svg", fidelity_plot_svg(rows, name, "agreement"));
+    cli::write_text_file(out + "/plot_" + name + "_kl.svg", fidelity_plot_svg(rows, name, "kl"));
+  }
+}
+
+// --rows FILE: results.md and the plots again from an existing rows.jsonl.
+int report_from_rows(const std::string& path, const std::string& out, const std::string& title,
+                     const std::string& command) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) TC_THROW("cannot open %s", path.c_str());
+  std::vector<FidelityRow> rows;
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = path + ":" + std::to_string(line_no);
+    try {
+      rows.push_back(fidelity_row_from_json(Json::parse(line, where)));
+    } catch (const Error& e) {
+      TC_THROW("%s: %s", where.c_str(), e.what());
+    }
+  }
+  TC_CHECK_ARG(!rows.empty(), "%s holds no result rows", path.c_str());
+  cli::make_output_dir(out);
+  write_reports(out, rows, title, command, {"Aggregated from " + path + str_printf(" (%zu rows).", rows.size())});
+  std::fprintf(stderr, "wrote %s/results.md and the plots\n", out.c_str());
+  return 0;
+}
+
 }  // namespace
 
 TC_COMMAND(fidelity,
            "--model PATH (--text-file F ... | --generate-prompt TEXT [--chat] [--gen-tokens N] | --sequences FILE) "
            "--policies LIST --budgets LIST --out DIR [--seeds 0,1] [--prompt-tokens K] [--max-seq-tokens N] "
-           "[--max-positions N] [--checkpoints 128,256,...] [--kv-dtype f16|bf16|f32] [--threads N] [--title TEXT] [--quiet]\n\n"
+           "[--max-positions N] [--checkpoints 128,256,...] [--kv-dtype f16|bf16|f32] [--threads N] [--title TEXT] [--quiet]\n"
+           "       thinkcache fidelity --rows FILE.jsonl --out DIR [--title TEXT] [--command TEXT]\n\n"
            "Runs each text through the model with the full cache and with every policy x budget x seed, teacher-forced\n"
            "(the first K tokens prefilled as the prompt, the rest fed one decode step at a time, so eviction happens\n"
            "as during generation), and compares the next-token distributions at every later position with the full\n"
@@ -140,10 +180,17 @@ TC_COMMAND(fidelity,
            "every text to its prompt + N tokens (reproduces an earlier run's metrics over its first N positions\n"
            "with token budgets: the \"prefixes\" of its rows, at --checkpoints). Budgets as in `eval`,\n"
            "percentages of each text's length. Writes rows.jsonl, sequences.jsonl, results.md and per text\n"
-           "plot_<text>_agreement.svg and plot_<text>_kl.svg into --out.",
+           "plot_<text>_agreement.svg and plot_<text>_kl.svg into --out; --rows rebuilds results.md and the plots\n"
+           "from an existing rows.jsonl.",
            "teacher-forced fidelity of KV policies against the full cache (agreement, KL, perplexity)") {
-  const std::string model_path = args.require("model");
   const std::string out = args.require("out");
+  if (auto rows_file = args.value("rows")) {
+    const std::string title = args.get("title", "thinkcache fidelity");
+    auto command = args.value("command");
+    args.finish();
+    return report_from_rows(*rows_file, out, title, command.value_or(""));
+  }
+  const std::string model_path = args.require("model");
   FidelityOptions o;
   o.policies = policy_choice_parse_list(args.require("policies"));
   if (auto budgets = args.value("budgets")) o.budgets = budget_parse_list(*budgets);
@@ -253,11 +300,8 @@ TC_COMMAND(fidelity,
   notes.push_back(str_printf("Model %s (%s, %d layers, %d heads / %d KV heads); KV cache %s; texts in sequences.jsonl.",
                              model_path.c_str(), architecture_name(model->config().arch), model->config().n_layers,
                              model->config().n_heads, model->config().n_kv_heads, o.kv_dtype.c_str()));
-  cli::write_text_file(out + "/results.md", fidelity_markdown(rows, title, command, notes));
-  for (const FidelityText& t : texts) {
-    cli::write_text_file(out + "/plot_" + t.name + "_agreement.svg", fidelity_plot_svg(rows, t.name, "agreement"));
-    cli::write_text_file(out + "/plot_" + t.name + "_kl.svg", fidelity_plot_svg(rows, t.name, "kl"));
-  }
+  write_reports(out, rows, title, command, notes);
+  cli::write_text_file(out + "/command.txt", command + "\n");
   std::fprintf(stderr, "wrote %s/rows.jsonl, sequences.jsonl, results.md and the plots\n", out.c_str());
   return 0;
 }

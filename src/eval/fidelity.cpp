@@ -376,6 +376,65 @@ Json fidelity_row_json(const FidelityRow& r) {
   return o;
 }
 
+namespace {
+const Json& fid_field(const Json& o, const char* key) {
+  const Json* f = o.find(key);
+  if (!f) TC_THROW("fidelity row: missing field \"%s\"", key);
+  return *f;
+}
+double fid_number(const Json& o, const char* key) {
+  const Json& f = fid_field(o, key);
+  if (!f.is_number()) TC_THROW("fidelity row: field \"%s\" is not a number", key);
+  return f.as_double();
+}
+FidelityMetrics metrics_from_json(const Json& o) {
+  FidelityMetrics m;
+  m.positions = int(fid_number(o, "positions"));
+  m.top1_agreement = fid_number(o, "top1_agreement");
+  m.kl_mean = fid_number(o, "kl_mean");
+  m.kl_max = fid_number(o, "kl_max");
+  m.nll_full = fid_number(o, "nll_full");
+  m.nll_policy = fid_number(o, "nll_policy");
+  return m;
+}
+}  // namespace
+
+FidelityRow fidelity_row_from_json(const Json& o) {
+  TC_CHECK_ARG(o.is_object(), "fidelity row: not a JSON object");
+  FidelityRow r;
+  auto str = [&](const char* key) {
+    const Json& f = fid_field(o, key);
+    if (!f.is_string()) TC_THROW("fidelity row: field \"%s\" is not a string", key);
+    return f.as_string();
+  };
+  auto int_or_null = [&](const char* key, int if_null) {
+    const Json& f = fid_field(o, key);
+    return f.is_null() ? if_null : int(fid_number(o, key));
+  };
+  r.text = str("text");
+  r.policy = str("policy");
+  r.policy_name = str("policy_name");
+  r.requested = fid_field(o, "requested").as_bool();
+  r.budget_label = str("budget_spec");
+  r.budget_target = int_or_null("budget_target", 0);
+  r.budget = int_or_null("budget", 0);
+  r.window = int_or_null("window", -1);
+  for (const auto& [key, value] : fid_field(o, "options").as_object()) r.options[key] = value.as_string();
+  r.seed = uint64_t(fid_number(o, "seed"));
+  r.sequence_tokens = int(fid_number(o, "sequence_tokens"));
+  r.prompt_tokens = int(fid_number(o, "prompt_tokens"));
+  r.all = metrics_from_json(o);
+  for (const Json& p : fid_field(o, "prefixes").as_array()) r.prefixes.emplace_back(int(fid_number(p, "positions")), metrics_from_json(p));
+  r.peak_tokens = int(fid_number(o, "peak_tokens"));
+  r.peak_kv_bytes = uint64_t(fid_number(o, "peak_kv_bytes"));
+  r.full_peak_kv_bytes = uint64_t(fid_number(o, "full_peak_kv_bytes"));
+  r.evictions = int64_t(fid_number(o, "evictions"));
+  const Json& timing = fid_field(o, "timing");
+  r.seconds = timing.get_double("seconds", 0);
+  r.tokens_per_s = timing.get_double("tokens_per_s", 0);
+  return r;
+}
+
 std::string fidelity_markdown(const std::vector<FidelityRow>& rows, const std::string& title, const std::string& command,
                               const std::vector<std::string>& notes) {
   std::string md = "# " + title + "\n\n";

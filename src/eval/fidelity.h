@@ -87,6 +87,8 @@ void fidelity_run(const Model& model, const FidelityOptions& options, const std:
                   const FidelityRowSink& sink, const FidelityProgressFn& progress = {});
 
 Json fidelity_row_json(const FidelityRow& row);
+// The inverse (for re-aggregating a rows.jsonl); throws naming the missing or mistyped field.
+FidelityRow fidelity_row_from_json(const Json& object);
 
 // The Markdown report (one table per text) and the plots of top-1 agreement / mean KL
 // against the budget share of the sequence (one line per policy, one plot per text).

@@ -153,8 +153,9 @@ std::string svg_line_plot(const PlotSpec& spec) {
          fmt(top + ph / 2) + ")\">" + xml_escape(spec.y_label) + "</text>\n";
 
   // References, then the series (clipped to the plot area).
-  svg += "<defs><clipPath id=\"plot-area\"><rect x=\"" + fmt(left) + "\" y=\"" + fmt(top) + "\" width=\"" + fmt(pw) +
-         "\" height=\"" + fmt(ph) + "\"/></clipPath></defs>\n";
+  // The clip leaves room for markers on the frame (accuracy 0 or 1).
+  svg += "<defs><clipPath id=\"plot-area\"><rect x=\"" + fmt(left - 6) + "\" y=\"" + fmt(top - 6) + "\" width=\"" +
+         fmt(pw + 12) + "\" height=\"" + fmt(ph + 12) + "\"/></clipPath></defs>\n";
   svg += "<g clip-path=\"url(#plot-area)\">\n";
   for (const PlotReference& r : spec.references)
     svg += "<line x1=\"" + fmt(left) + "\" y1=\"" + fmt(py(r.y)) + "\" x2=\"" + fmt(left + pw) + "\" y2=\"" +
@@ -162,6 +163,10 @@ std::string svg_line_plot(const PlotSpec& spec) {
   for (size_t si = 0; si < spec.series.size(); ++si) {
     const PlotSeries& s = spec.series[si];
     const char* colour = kPalette[si % kPaletteSize];
+    // Series at the same x are dodged sideways by a few pixels so their markers and error bars
+    // stay apart (the x values themselves are in the data files).
+    const double dodge = 2.5 * (double(si) - 0.5 * double(spec.series.size() - 1));
+    auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * pw + dodge; };
     std::vector<size_t> order(s.x.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return s.x[a] < s.x[b]; });

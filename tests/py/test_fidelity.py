@@ -67,7 +67,12 @@ def test_fidelity_exact_without_eviction_and_lossy_with_it(tc_bin, tiny, text_fi
     md = (out / "results.md").read_text()
     assert "## developers.txt (300 tokens: 16 prompt + 284 teacher-forced positions)" in md
     for name in ("plot_developers.txt_agreement.svg", "plot_developers.txt_kl.svg"):
-        ET.parse(out / name)
+        root = ET.parse(out / name).getroot()
+        assert len(list(root.iter("{http://www.w3.org/2000/svg}polyline"))) == 4  # one line per evicting policy
+    # --rows rebuilds the same table from rows.jsonl.
+    run_tc(tc_bin, "fidelity", "--rows", out / "rows.jsonl", "--out", tmp_path / "again")
+    table = lambda p: [line for line in p.read_text().splitlines() if line.startswith("|")]
+    assert table(tmp_path / "again" / "results.md") == table(out / "results.md")
 
 
 def test_fidelity_full_perplexity_matches_transformers(tc_bin, tiny, text_file, tmp_path):
