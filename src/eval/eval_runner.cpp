@@ -130,52 +130,45 @@ std::vector<EvalRow> run_problem(const Model& model, const EvalOptions& o, const
              in.prompt.size(), context);
   const KvCacheShape shape = kv_cache_shape(model.config());
 
-  std::vector<EvalRow> rows;
+  // The full-cache reference first (per seed when sampling): percentages refer to its length.
   const PolicyChoice* full_choice = requested_full(o);
-  PolicyChoice full;
-  if (full_choice) full = *full_choice;
-  else full = policy_choice_parse("full");
-  // The full-cache reference, per seed when sampling.
-  std::map<uint64_t, const EvalRow*> full_by_seed;
-  std::vector<uint64_t> full_seeds = sampling_on(o) ? o.seeds : std::vector<uint64_t>{o.seeds.front()};
-  rows.reserve(size_t(eval_runs_per_problem(o)));
+  const PolicyChoice full = full_choice ? *full_choice : policy_choice_parse("full");
+  const std::vector<uint64_t> full_seeds = sampling_on(o) ? o.seeds : std::vector<uint64_t>{o.seeds.front()};
+  std::vector<EvalRow> rows;
+  std::map<uint64_t, size_t> full_row_of_seed;
   for (uint64_t seed : full_seeds) {
     RunSpec run;
     run.choice = full;
     run.requested = full_choice != nullptr;
     run.seed = seed;
-    rows.push_back(run_one(model, o, suite, in, run, pool));
+    EvalRow row = run_one(model, o, suite, in, run, pool);
+    row.full_length = row.prompt_tokens + row.trace_tokens;
+    row.full_peak_kv_bytes = row.peak_kv_bytes;
+    full_row_of_seed[seed] = rows.size();
+    rows.push_back(std::move(row));
     on_run();
   }
-  for (size_t i = 0; i < full_seeds.size(); ++i) {
-    rows[i].full_length = rows[i].prompt_tokens + rows[i].trace_tokens;
-    rows[i].full_peak_kv_bytes = rows[i].peak_kv_bytes;
-  }
-  for (size_t i = 0; i < full_seeds.size(); ++i) full_by_seed[full_seeds[i]] = &rows[i];
-
-  const size_t n_full = rows.size();
-  std::vector<EvalRow> policy_rows;
   for (const PolicyChoice& choice : o.policies) {
     if (choice.name == "full") continue;
     for (const BudgetSpec& spec : o.budgets) {
       for (uint64_t seed : seeds_for(o, choice)) {
-        const EvalRow& reference = *full_by_seed.at(sampling_on(o) ? seed : full_seeds.front());
+        const size_t ref = full_row_of_seed.at(sampling_on(o) ? seed : full_seeds.front());
+        const int full_length = rows[ref].full_length;
+        const uint64_t full_peak = rows[ref].peak_kv_bytes;
         RunSpec run;
         run.choice = choice;
         run.budget_label = spec.label;
-        run.resolved = budget_resolve(choice, spec, reference.full_length, shape);
+        run.resolved = budget_resolve(choice, spec, full_length, shape);
         run.seed = seed;
         EvalRow row = run_one(model, o, suite, in, run, pool);
-        row.full_length = reference.full_length;
-        row.full_peak_kv_bytes = reference.peak_kv_bytes;
-        policy_rows.push_back(std::move(row));
+        row.full_length = full_length;
+        row.full_peak_kv_bytes = full_peak;
+        rows.push_back(std::move(row));
         on_run();
       }
     }
   }
-  rows.insert(rows.end(), policy_rows.begin(), policy_rows.end());
   for (EvalRow& r : rows) r.index = index;
-  TC_ASSERT(rows.size() >= n_full);
   return rows;
 }
 
