@@ -1,0 +1,272 @@
+#include "eval/eval_budget.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <set>
+
+#include "kv/policy.h"
+#include "util/error.h"
+
+namespace tc::eval {
+
+namespace {
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (true) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    // Spaces around items are allowed ("25%, 50%").
+    size_t a = item.find_first_not_of(' '), b = item.find_last_not_of(' ');
+    items.push_back(a == std::string::npos ? std::string() : item.substr(a, b - a + 1));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+const PolicyInfo* find_policy(const std::string& name) {
+  for (const PolicyInfo& info : policy_registry())
+    if (info.name == name) return &info;
+  return nullptr;
+}
+
+std::string known_policy_names() {
+  std::string names;
+  for (const PolicyInfo& info : policy_registry()) names += (names.empty() ? "" : ", ") + info.name;
+  return names;
+}
+
+// How the evaluation treats a policy's window (see the header).
+struct WindowRule {
+  const char* policy;
+  bool scaled;                 // the default window is scaled down to target / 8 when larger
+  const char* period_option;   // an option holding an eviction period scaled the same way, or null
+  int default_period;
+};
+
+const WindowRule kWindowRules[] = {
+    {"vase", true, nullptr, 0},      {"vase-dkv", true, nullptr, 0}, {"curdkv", true, nullptr, 0},
+    {"random", true, nullptr, 0},    {"snapkv", true, nullptr, 0},   {"lazy", false, nullptr, 0},
+    {"h2o", false, nullptr, 0},      {"rkv", false, "every", 128},
+};
+
+const WindowRule* window_rule(const std::string& name) {
+  for (const WindowRule& r : kWindowRules)
+    if (name == r.policy) return &r;
+  return nullptr;
+}
+
+std::string option_or(const std::map<std::string, std::string>& options, const std::string& key,
+                      const std::string& def) {
+  auto it = options.find(key);
+  return it == options.end() ? def : it->second;
+}
+
+// round(target / 8), at least 1: the largest window the evaluation lets a budget have.
+int scaled_window(int target) { return std::max(1, int(std::lround(double(target) / kWindowBudgetRatio))); }
+
+// make_policy's verdict on (budget, window, options); the error message when it refuses.
+bool policy_accepts(const PolicyChoice& choice, int budget, int window, const std::map<std::string, std::string>& options,
+                    const KvCacheShape& shape, std::string* why) {
+  PolicySpec spec;
+  spec.name = choice.name;
+  spec.budget = budget;
+  spec.window = window;
+  spec.options = options;
+  try {
+    make_policy(spec, shape);
+    return true;
+  } catch (const Error& e) {
+    if (why) *why = e.what();
+    return false;
+  }
+}
+
+}  // namespace
+
+BudgetSpec budget_parse(const std::string& item) {
+  BudgetSpec spec;
+  TC_CHECK_ARG(!item.empty(), "--budgets: empty budget in the list (expected tokens like 128 or a percentage like 25%%)");
+  if (item.back() == '%') {
+    std::string number = item.substr(0, item.size() - 1);
+    errno = 0;
+    char* end = nullptr;
+    double percent = number.empty() ? NAN : std::strtod(number.c_str(), &end);
+    bool numeric = !number.empty() && end && *end == '\0' && errno == 0 && std::isfinite(percent) &&
+                   (std::isdigit(static_cast<unsigned char>(number[0])) || number[0] == '.');
+    TC_CHECK_ARG(numeric, "--budgets: \"%s\" is not a percentage (expected e.g. 25%%)", item.c_str());
+    TC_CHECK_ARG(percent > 0 && percent <= 100, "--budgets: %s is outside (0%%, 100%%]", item.c_str());
+    spec.kind = BudgetSpec::Kind::Fraction;
+    spec.fraction = percent / 100.0;
+    spec.label = str_printf("%g%%", percent);
+    return spec;
+  }
+  TC_CHECK_ARG(all_digits(item), "--budgets: \"%s\" is not a budget (expected tokens like 128 or a percentage like 25%%)",
+               item.c_str());
+  errno = 0;
+  long long tokens = std::strtoll(item.c_str(), nullptr, 10);
+  TC_CHECK_ARG(errno == 0 && tokens <= (1 << 30), "--budgets: %s tokens is too large", item.c_str());
+  TC_CHECK_ARG(tokens > 0, "--budgets: the budget must be positive, got %s", item.c_str());
+  spec.kind = BudgetSpec::Kind::Tokens;
+  spec.tokens = int(tokens);
+  spec.label = std::to_string(tokens);
+  return spec;
+}
+
+std::vector<BudgetSpec> budget_parse_list(const std::string& text) {
+  std::vector<BudgetSpec> list;
+  std::set<std::string> seen;
+  for (const std::string& item : split_commas(text)) {
+    BudgetSpec spec = budget_parse(item);
+    TC_CHECK_ARG(seen.insert(spec.label).second, "--budgets: %s is given twice", spec.label.c_str());
+    list.push_back(spec);
+  }
+  return list;
+}
+
+bool policy_is_seeded(const std::string& name) {
+  return name == "vase" || name == "vase-dkv" || name == "curdkv" || name == "random";
+}
+
+PolicyChoice policy_choice_parse(const std::string& item) {
+  TC_CHECK_ARG(!item.empty(), "--policies: empty policy name in the list");
+  PolicyChoice choice;
+  size_t colon = item.find(':');
+  choice.name = item.substr(0, colon);
+  const PolicyInfo* info = find_policy(choice.name);
+  if (!info) TC_THROW("--policies: unknown KV policy \"%s\" (known: %s)", choice.name.c_str(), known_policy_names().c_str());
+  while (colon != std::string::npos) {
+    size_t next = item.find(':', colon + 1);
+    std::string kv = item.substr(colon + 1, next == std::string::npos ? std::string::npos : next - colon - 1);
+    size_t eq = kv.find('=');
+    TC_CHECK_ARG(eq != std::string::npos && eq > 0 && eq + 1 < kv.size(),
+                 "--policies: \"%s\" in \"%s\" is not of the form key=value", kv.c_str(), item.c_str());
+    std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+    if (key == "window") {
+      TC_CHECK_ARG(choice.window == -1, "--policies: window is given twice in \"%s\"", item.c_str());
+      TC_CHECK_ARG(all_digits(value) && value.size() < 9 && std::atoi(value.c_str()) > 0,
+                   "--policies: window=%s in \"%s\" is not a positive integer", value.c_str(), item.c_str());
+      TC_CHECK_ARG(!info->window_rule.empty(), "--policies: policy %s has no window (in \"%s\")", choice.name.c_str(),
+                   item.c_str());
+      choice.window = std::atoi(value.c_str());
+    } else {
+      bool known = std::any_of(info->params.begin(), info->params.end(), [&](const PolicyParam& p) { return p.key == key; });
+      if (!known) {
+        std::string keys;
+        for (const PolicyParam& p : info->params) keys += (keys.empty() ? "" : ", ") + p.key;
+        TC_THROW("--policies: policy %s has no option \"%s\" (options: %s%s)", choice.name.c_str(), key.c_str(),
+                 info->window_rule.empty() ? "" : "window, ", keys.empty() ? "none" : keys.c_str());
+      }
+      TC_CHECK_ARG(!choice.options.count(key), "--policies: %s is given twice in \"%s\"", key.c_str(), item.c_str());
+      choice.options[key] = value;
+    }
+    colon = next;
+  }
+  TC_CHECK_ARG(choice.name != "full" || (choice.window == -1 && choice.options.empty()),
+               "--policies: full takes no options");
+  choice.seeded = policy_is_seeded(choice.name);
+  // Canonical label: name, then window, then the options by key.
+  choice.label = choice.name;
+  if (choice.window > 0) choice.label += ":window=" + std::to_string(choice.window);
+  for (const auto& [key, value] : choice.options) choice.label += ":" + key + "=" + value;
+  return choice;
+}
+
+std::vector<PolicyChoice> policy_choice_parse_list(const std::string& text) {
+  std::vector<PolicyChoice> list;
+  std::set<std::string> seen;
+  for (const std::string& item : split_commas(text)) {
+    PolicyChoice choice = policy_choice_parse(item);
+    TC_CHECK_ARG(seen.insert(choice.label).second, "--policies: %s is given twice", choice.label.c_str());
+    list.push_back(choice);
+  }
+  return list;
+}
+
+int policy_default_window(const std::string& name, int budget, const std::map<std::string, std::string>& options) {
+  if (name == "lazy") return std::max(16, budget / 8);
+  if (name == "h2o") return budget / 2;
+  if (name == "rkv") return 8;
+  if (name == "vase" || name == "vase-dkv" || name == "curdkv" || name == "random") return 64;
+  if (name == "snapkv") return option_or(options, "mode", "prefill") == "decode" ? 64 : 32;
+  return -1;
+}
+
+ResolvedBudget budget_resolve(const PolicyChoice& choice, const BudgetSpec& spec, int full_length,
+                              const KvCacheShape& shape) {
+  ResolvedBudget r;
+  r.options = choice.options;
+  if (choice.name == "full") return r;
+  TC_CHECK_ARG(full_length > 0, "internal error: budget_resolve needs the full-cache length");
+  const bool fraction = spec.kind == BudgetSpec::Kind::Fraction;
+  r.target = fraction ? std::max(1, int(std::lround(spec.fraction * full_length))) : spec.tokens;
+
+  const WindowRule* rule = window_rule(choice.name);
+  // The period option (rkv's "every") scales with the target unless the user set it.
+  if (rule && rule->period_option && !r.options.count(rule->period_option)) {
+    int period = rule->default_period;
+    if (period * kWindowBudgetRatio > r.target) period = scaled_window(r.target);
+    r.options[rule->period_option] = std::to_string(period);
+  }
+  // The window for a candidate budget: fixed by the user, scaled from the target, or the
+  // policy's own (possibly budget-relative) default.
+  const bool window_fixed = choice.window > 0;
+  int scaled = -1;
+  if (!window_fixed && rule && rule->scaled) {
+    scaled = policy_default_window(choice.name, r.target, r.options);
+    if (scaled * kWindowBudgetRatio > r.target) scaled = scaled_window(r.target);
+  }
+  auto window_for = [&](int budget) {
+    if (window_fixed) return choice.window;
+    if (scaled > 0) return scaled;
+    return policy_default_window(choice.name, budget, r.options);
+  };
+
+  std::string why;
+  if (!fraction) {
+    // A user's token budget is never changed; only a scaled window may shrink to fit it.
+    const int budget = spec.tokens;
+    int window = window_for(budget);
+    if (policy_accepts(choice, budget, window, r.options, shape, &why)) {
+      r.budget = budget;
+      r.window = window;
+      return r;
+    }
+    if (scaled > 0) {
+      for (int w = window - 1; w >= 1; --w) {
+        if (policy_accepts(choice, budget, w, r.options, shape, nullptr)) {
+          r.budget = budget;
+          r.window = w;
+          return r;
+        }
+      }
+    }
+    TC_THROW("--budgets %s is not valid for policy %s: %s", spec.label.c_str(), choice.label.c_str(), why.c_str());
+  }
+  // A fraction: the nearest valid budget, the larger one on a tie.
+  const int limit = std::max(256, 2 * r.target);
+  for (int d = 0; d <= limit; ++d) {
+    for (int side = 0; side < (d == 0 ? 1 : 2); ++side) {
+      const int budget = side == 0 ? r.target + d : r.target - d;
+      if (budget < 1) continue;
+      const int window = window_for(budget);
+      if (policy_accepts(choice, budget, window, r.options, shape, d == 0 ? &why : nullptr)) {
+        r.budget = budget;
+        r.window = window;
+        return r;
+      }
+    }
+  }
+  TC_THROW("--budgets %s: no valid budget for policy %s near %d tokens (%d-token full sequence): %s",
+           spec.label.c_str(), choice.label.c_str(), r.target, full_length, why.c_str());
+}
+
+}  // namespace tc::eval

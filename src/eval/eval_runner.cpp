@@ -1,0 +1,283 @@
+#include "eval/eval_runner.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "engine/generate.h"
+#include "engine/session.h"
+#include "text/tokenizer.h"
+#include "util/error.h"
+#include "util/rng.h"
+#include "util/thread_pool.h"
+
+namespace tc::eval {
+
+namespace {
+
+bool sampling_on(const EvalOptions& o) { return o.sampling.temperature > 0; }
+
+// The seeds a policy runs: all of them when its results depend on the seed, else the first.
+std::vector<uint64_t> seeds_for(const EvalOptions& o, const PolicyChoice& choice) {
+  if (choice.seeded || sampling_on(o)) return o.seeds;
+  return {o.seeds.front()};
+}
+
+const PolicyChoice* requested_full(const EvalOptions& o) {
+  for (const PolicyChoice& c : o.policies)
+    if (c.name == "full") return &c;
+  return nullptr;
+}
+
+// Everything one generation needs beyond the problem.
+struct RunSpec {
+  PolicyChoice choice;
+  bool requested = true;
+  std::string budget_label = "full";
+  ResolvedBudget resolved;
+  uint64_t seed = 0;
+};
+
+struct ProblemInput {
+  const TaskProblem* problem = nullptr;
+  uint64_t index = 0;
+  std::vector<int32_t> prompt;  // prompt: [prompt_tokens]
+  int reference_trace_tokens = 0;
+  int max_tokens = 0;
+};
+
+// One generation: a fresh cache and policy, the engine's loop, the suite's checker.
+EvalRow run_one(const Model& model, const EvalOptions& o, const TaskSuite& suite, const ProblemInput& in,
+                const RunSpec& run, ThreadPool& pool) {
+  KvOptions kv;
+  kv.policy = run.choice.name;
+  kv.budget = run.resolved.budget;
+  kv.window = run.resolved.window;
+  kv.seed = run.seed;
+  kv.options = run.resolved.options;
+  kv.dtype = o.kv_dtype;
+
+  GenerateOptions go;
+  go.max_tokens = in.max_tokens;
+  go.sampling = o.sampling;
+  // Each (seed, problem) draws its own sampler stream; unused when greedy.
+  go.sampling.seed = Rng::derive(run.seed, in.index).next_u64();
+  go.prefill_chunk = o.prefill_chunk;
+  go.kv = kv;
+
+  const int prompt_tokens = int(in.prompt.size());
+  const int max_new = int(std::min<int64_t>(in.max_tokens, int64_t(model.config().context_length) - prompt_tokens));
+  KvSetup setup = make_kv_setup(model, kv, prompt_tokens, std::max(0, max_new));
+  SessionOptions so;
+  so.prefill_chunk = o.prefill_chunk;
+  Session session(model, *setup.cache, setup.policy.get(), so, pool);
+  GenerateResult result = run_generation(session, in.prompt, go, {}, nullptr);
+
+  EvalRow row;
+  row.problem = in.problem->id;
+  row.policy = run.choice.label;
+  row.policy_name = run.choice.name;
+  row.requested = run.requested;
+  row.budget_label = run.budget_label;
+  row.budget_target = run.resolved.target;
+  row.budget = run.resolved.budget;
+  row.window = run.resolved.window;
+  row.options = run.resolved.options;
+  row.seed = run.seed;
+  row.correct = suite.check(*in.problem, result.text);
+  std::optional<std::string> answer = task_extract_answer(result.text);
+  row.answered = answer.has_value();
+  row.answer = answer.value_or("");
+  row.expected = in.problem->answer;
+  row.prompt_tokens = prompt_tokens;
+  row.trace_tokens = result.generated_tokens;
+  row.reference_trace_tokens = in.reference_trace_tokens;
+  row.max_tokens = in.max_tokens;
+  row.stop_reason = stop_reason_name(result.stop_reason);
+  row.capacity_slots = result.kv.capacity_slots;
+  row.peak_tokens = result.kv.peak_tokens;
+  // K and V rows of every live slot at the peak.
+  row.peak_kv_bytes = uint64_t(result.kv.peak_live_slots) * 2 * setup.cache->row_bytes();
+  row.kv_bytes_allocated = result.kv.bytes_allocated;
+  row.evictions = result.kv.evictions;
+  if (o.keep_text) row.text = result.text;
+  row.seconds = result.timings.prefill_seconds + result.timings.decode_seconds;
+  row.decode_tokens_per_s = result.timings.decode_tokens_per_s;
+  row.eviction_seconds = result.kv.eviction_seconds;
+  return row;
+}
+
+// All runs of one problem, full first.
+std::vector<EvalRow> run_problem(const Model& model, const EvalOptions& o, const TaskSuite& suite,
+                                 const TaskProblem& problem, uint64_t index, ThreadPool& pool,
+                                 const std::function<void()>& on_run) {
+  const Tokenizer& tok = model.require_tokenizer();
+  ProblemInput in;
+  in.problem = &problem;
+  in.index = index;
+  in.prompt = eval_prompt_ids(tok, problem.prompt);
+  in.reference_trace_tokens = int(tok.encode(problem.trace).size()) + 1;  // + EOS
+  in.max_tokens = o.max_tokens > 0 ? o.max_tokens
+                                   : int(std::ceil(o.max_tokens_factor * double(in.reference_trace_tokens)));
+  const int context = model.config().context_length;
+  if (int64_t(in.prompt.size()) >= context)
+    TC_THROW("problem %s: the prompt (%zu tokens) does not fit the model's context of %d tokens", problem.id.c_str(),
+             in.prompt.size(), context);
+  const KvCacheShape shape = kv_cache_shape(model.config());
+
+  // The full-cache reference first (per seed when sampling): percentages refer to its length.
+  const PolicyChoice* full_choice = requested_full(o);
+  const PolicyChoice full = full_choice ? *full_choice : policy_choice_parse("full");
+  const std::vector<uint64_t> full_seeds = sampling_on(o) ? o.seeds : std::vector<uint64_t>{o.seeds.front()};
+  std::vector<EvalRow> rows;
+  std::map<uint64_t, size_t> full_row_of_seed;
+  for (uint64_t seed : full_seeds) {
+    RunSpec run;
+    run.choice = full;
+    run.requested = full_choice != nullptr;
+    run.seed = seed;
+    EvalRow row = run_one(model, o, suite, in, run, pool);
+    row.full_length = row.prompt_tokens + row.trace_tokens;
+    row.full_peak_kv_bytes = row.peak_kv_bytes;
+    full_row_of_seed[seed] = rows.size();
+    rows.push_back(std::move(row));
+    on_run();
+  }
+  for (const PolicyChoice& choice : o.policies) {
+    if (choice.name == "full") continue;
+    for (const BudgetSpec& spec : o.budgets) {
+      for (uint64_t seed : seeds_for(o, choice)) {
+        const size_t ref = full_row_of_seed.at(sampling_on(o) ? seed : full_seeds.front());
+        const int full_length = rows[ref].full_length;
+        const uint64_t full_peak = rows[ref].peak_kv_bytes;
+        RunSpec run;
+        run.choice = choice;
+        run.budget_label = spec.label;
+        run.resolved = budget_resolve(choice, spec, full_length, shape);
+        run.seed = seed;
+        EvalRow row = run_one(model, o, suite, in, run, pool);
+        row.full_length = full_length;
+        row.full_peak_kv_bytes = full_peak;
+        rows.push_back(std::move(row));
+        on_run();
+      }
+    }
+  }
+  for (EvalRow& r : rows) r.index = index;
+  return rows;
+}
+
+}  // namespace
+
+// Policies evict through ThreadPool::global() (kv/policy_base.cpp), whose parallel_for takes one
+// caller at a time: concurrent runs need it to have no workers (TC_THREADS=1; the CLI sets it).
+void eval_check_worker_pool(int n_workers) {
+  if (n_workers > 1 && ThreadPool::global().size() > 1)
+    TC_THROW("%d concurrent runs need the process-wide kernel pool to be single-threaded (TC_THREADS=1, set "
+             "before the pool is first used), it has %d threads", n_workers, ThreadPool::global().size());
+}
+
+std::vector<int32_t> eval_prompt_ids(const Tokenizer& tokenizer, const std::string& prompt) {
+  std::vector<int32_t> ids;
+  if (tokenizer.add_bos() && tokenizer.bos_id() >= 0) ids.push_back(tokenizer.bos_id());
+  std::vector<int32_t> text = tokenizer.encode(prompt);
+  ids.insert(ids.end(), text.begin(), text.end());
+  return ids;
+}
+
+std::vector<TaskProblem> eval_problems(const EvalOptions& o) {
+  const TaskSuite& suite = task_suite(o.suite);
+  TaskParams params = task_params_resolve(suite, o.params);
+  return task_generate(suite, o.task_seed, o.start, uint64_t(o.n), params);
+}
+
+int eval_runs_per_problem(const EvalOptions& o) {
+  int runs = sampling_on(o) ? int(o.seeds.size()) : 1;
+  for (const PolicyChoice& c : o.policies)
+    if (c.name != "full") runs += int(o.budgets.size() * seeds_for(o, c).size());
+  return runs;
+}
+
+void eval_check_options(const EvalOptions& o) {
+  TC_CHECK_ARG(o.n > 0, "--n must be positive, got %d", o.n);
+  TC_CHECK_ARG(!o.policies.empty(), "--policies: no policy given");
+  bool any_evicting = std::any_of(o.policies.begin(), o.policies.end(), [](const PolicyChoice& c) { return c.name != "full"; });
+  TC_CHECK_ARG(!any_evicting || !o.budgets.empty(), "--budgets: no budget given for the evicting policies");
+  TC_CHECK_ARG(!o.seeds.empty(), "--seeds: no seed given");
+  std::set<uint64_t> distinct(o.seeds.begin(), o.seeds.end());
+  TC_CHECK_ARG(distinct.size() == o.seeds.size(), "--seeds: a seed is given twice");
+  TC_CHECK_ARG(o.max_tokens >= 0, "--max-tokens must be >= 0, got %d", o.max_tokens);
+  TC_CHECK_ARG(o.max_tokens > 0 || (o.max_tokens_factor > 0 && std::isfinite(o.max_tokens_factor)),
+               "--max-tokens-factor must be positive, got %g", o.max_tokens_factor);
+  TC_CHECK_ARG(o.threads >= 1, "--threads must be >= 1, got %d", o.threads);
+  TC_CHECK_ARG(o.prefill_chunk > 0, "--prefill-chunk must be positive, got %d", o.prefill_chunk);
+  kv_dtype_from_name(o.kv_dtype);
+  task_params_resolve(task_suite(o.suite), o.params);
+}
+
+void eval_run(const Model& model, const EvalOptions& o, const std::vector<TaskProblem>& problems,
+              const EvalRowSink& sink, const EvalProgressFn& progress) {
+  eval_check_options(o);
+  model.require_tokenizer();
+  const TaskSuite& suite = task_suite(o.suite);
+  // Budgets that do not depend on a problem (token counts) are checked before any work, and so
+  // are the options of every policy (at a nominal length).
+  const KvCacheShape shape = kv_cache_shape(model.config());
+  for (const PolicyChoice& c : o.policies)
+    for (const BudgetSpec& b : o.budgets) budget_resolve(c, b, 1024, shape);
+
+  const int n = int(problems.size());
+  const int runs_per_problem = eval_runs_per_problem(o);
+  std::vector<std::optional<std::vector<EvalRow>>> done(static_cast<size_t>(n));
+  std::mutex mutex;  // guards done, next_to_emit, progress state and the callbacks
+  int next_to_emit = 0;
+  EvalProgress state;
+  state.problems_total = n;
+  state.runs_total = int64_t(n) * runs_per_problem;
+  std::atomic<int> next_problem{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+
+  auto worker = [&]() {
+    ThreadPool pool(1);  // kernels single-threaded: the parallelism is across problems
+    while (!failed.load()) {
+      const int i = next_problem.fetch_add(1);
+      if (i >= n) break;
+      try {
+        auto on_run = [&]() {
+          std::lock_guard<std::mutex> lock(mutex);
+          ++state.runs_done;
+          if (progress) progress(state);
+        };
+        std::vector<EvalRow> rows = run_problem(model, o, suite, problems[size_t(i)], o.start + uint64_t(i), pool, on_run);
+        std::lock_guard<std::mutex> lock(mutex);
+        done[size_t(i)] = std::move(rows);
+        ++state.problems_done;
+        while (next_to_emit < n && done[size_t(next_to_emit)]) {
+          if (sink) sink(*done[size_t(next_to_emit)]);
+          done[size_t(next_to_emit)].reset();
+          ++next_to_emit;
+        }
+        if (progress) progress(state);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!error) error = std::current_exception();
+        failed = true;
+      }
+    }
+  };
+  const int n_workers = std::max(1, std::min(o.threads, n));
+  eval_check_worker_pool(n_workers);
+  std::vector<std::thread> threads;
+  for (int t = 1; t < n_workers; ++t) threads.emplace_back(worker);
+  worker();
+  for (std::thread& t : threads) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace tc::eval
