@@ -22,6 +22,13 @@
 // line referenced; the next forward line is the definition that references the name just
 // computed; the answer copies each query's last forward line. Later queries reach back to
 // prompt lines hundreds of tokens earlier, and the answer reaches back to every block.
+//
+// The layout is chosen for what a small transformer learns fastest: copying the tokens that
+// followed an earlier occurrence of the current token (induction). With a Qwen2-style
+// pre-tokenizer "=x" is one piece, distinct from the bare "x" that starts a definition, so a
+// bare name occurs once in the prompt, and "x" -> "=k" -> "+" -> "3" is a chain of such
+// copies. (A layout with the defined name last, "k+3=x", was tried and learned far more
+// slowly: finding a line by its last token needs the line gathered there first.)
 #include <algorithm>
 #include <string>
 #include <vector>
