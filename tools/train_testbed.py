@@ -42,18 +42,18 @@ TRAIN_SEED_BASE = 1000
 HELDOUT_SEED = 1
 
 # The shipped difficulty: what the model is evaluated on (and what eviction is measured on).
-EVAL_PARAMS = {"queries": 3, "depth_min": 3, "depth_max": 6, "distractors": 20, "distractor_depth": 4, "mul": 1}
+EVAL_PARAMS = {"queries": 3, "depth_min": 3, "depth_max": 6, "distractors": 30, "distractor_depth": 4}
 
 # Training data by stage of the run: (start fraction of --steps, [(weight, suite params)]).
 # The look-ups are learned first on short problems (one query, few distractors: short, cheap
 # sequences where copying is easy to discover), then the mixture moves to the shipped
 # difficulty, with some easier problems kept and some harder ones (longer chains) so that the
 # model does not rely on the shipped sizes.
-TINY = {"queries": 1, "depth_min": 2, "depth_max": 3, "distractors": 2, "distractor_depth": 2, "mul": 1}
-RECALL = {"queries": 4, "depth_min": 1, "depth_max": 2, "distractors": 4, "distractor_depth": 2, "mul": 1}
-EASY = {"queries": 1, "depth_min": 2, "depth_max": 5, "distractors": 6, "distractor_depth": 3, "mul": 1}
-MEDIUM = {"queries": 2, "depth_min": 2, "depth_max": 6, "distractors": 12, "distractor_depth": 4, "mul": 1}
-HARD = {"queries": 4, "depth_min": 4, "depth_max": 8, "distractors": 18, "distractor_depth": 5, "mul": 1}
+TINY = {"queries": 1, "depth_min": 2, "depth_max": 3, "distractors": 2, "distractor_depth": 2}
+RECALL = {"queries": 4, "depth_min": 1, "depth_max": 2, "distractors": 4, "distractor_depth": 2}
+EASY = {"queries": 1, "depth_min": 2, "depth_max": 5, "distractors": 6, "distractor_depth": 3}
+MEDIUM = {"queries": 2, "depth_min": 2, "depth_max": 6, "distractors": 12, "distractor_depth": 4}
+HARD = {"queries": 4, "depth_min": 4, "depth_max": 7, "distractors": 22, "distractor_depth": 5}
 CURRICULA = {
     "full": [
         (0.0, [(0.5, TINY), (0.5, RECALL)]),
@@ -64,6 +64,7 @@ CURRICULA = {
     "easy": [(0.0, [(1.0, TINY)]), (0.3, [(0.3, TINY), (0.7, EASY)])],  # pilots: is the look-up learnable?
     "shipped": [(0.0, [(1.0, EVAL_PARAMS)])],
     "recall": [(0.0, [(1.0, RECALL)])],
+    "tiny": [(0.0, [(0.5, TINY), (0.5, RECALL)])],
 }
 
 
@@ -305,7 +306,7 @@ def cmd_train(args) -> None:
     eos = tok.token_to_id(EOS_TOKEN)
     vocab = (tok.get_vocab_size() + 15) // 16 * 16  # padded, like Qwen's embedding tables
 
-    eval_params = {"easy": EASY, "recall": RECALL}.get(args.curriculum, EVAL_PARAMS)
+    eval_params = {"easy": EASY, "recall": RECALL, "tiny": TINY}.get(args.curriculum, EVAL_PARAMS)
     heldout = generate(exe, "chain", args.eval_n, HELDOUT_SEED, eval_params)
     heldout_prompts = {r["prompt"] for r in heldout}
     stream = TrainStream(exe, tok, args.batch, args.chunk, args.seed, heldout_prompts, CURRICULA[args.curriculum])

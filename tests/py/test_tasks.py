@@ -21,7 +21,7 @@ def eval_chain(prompt: str):
     lines = prompt.rstrip("\n").split("\n")
     defs = {}
     for line in lines[:-1]:
-        m = re.fullmatch(r"([a-zA-Z])=(?:([a-zA-Z])([-+*]))?(\d)", line)
+        m = re.fullmatch(r"([a-zA-Z])=(?:([a-zA-Z])([-+]))?(\d)", line)
         assert m, line
         assert m.group(1) not in defs
         defs[m.group(1)] = (m.group(2), m.group(3), int(m.group(4)))
@@ -33,7 +33,7 @@ def eval_chain(prompt: str):
         if ref is None:
             return d
         v = value(ref)
-        return {"+": (v + d) % 10, "-": (v - d) % 10, "*": (v * d) % 10}[op]
+        return {"+": (v + d) % 10, "-": (v - d) % 10}[op]
 
     return defs, queries, " ".join(f"{q}={value(q)}" for q in queries)
 
@@ -48,7 +48,7 @@ def test_jsonl_shape_and_answers(tc_bin):
         assert r["trace"].startswith("<think>\n")
         assert r["trace"].endswith("</think>\nanswer: " + r["answer"])
         defs, queries, answer = eval_chain(r["prompt"])
-        assert len(queries) == 3 and len(defs) >= 3 * 3 + 20
+        assert len(queries) == 3 and len(defs) >= 3 * 3 + 30
         assert r["answer"] == answer
     for r in tasks(tc_bin, "--suite", "arith", "--n", "10", "--seed", "4", "--param", "terms=5", "--param", "digits=9"):
         numbers = r["prompt"][len("add: "):].strip().split("+")
@@ -132,7 +132,7 @@ def test_testbed_tokenizer_is_qwen_style_byte_level_bpe():
     assert pre[1]["type"] == "ByteLevel" and data["decoder"]["type"] == "ByteLevel"
     raw = tokenizers.Tokenizer.from_file(str(MODEL / "tokenizer.json"))
     auto = transformers.AutoTokenizer.from_pretrained(str(MODEL))
-    text = "x=k+3\nk=7\nfind: x\n<think>\nx=7+3=0\n</think>\nanswer: x=0 é 1234"
+    text = "x=k+3\nk=7\nfind: x\n<think>\nx=k+3\nx=k+3\nk=7\nx=7+3=0\nso x=0\n</think>\nanswer: x=0 é 1234"
     assert auto(text)["input_ids"] == raw.encode(text).ids
     assert auto.decode(raw.encode(text).ids) == text
     assert [raw.id_to_token(i) for i in raw.encode("1234").ids] == ["1", "2", "3", "4"]
