@@ -27,6 +27,7 @@ import math
 import os
 import pathlib
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -230,6 +231,42 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def induction_warmup(model, opt, tok, eos: int, args, device) -> list[dict]:
+    """Pre-training on random token sequences written twice (loss on the repeat only).
+
+    Every far look-up in the chain traces is an induction copy (the token that followed an
+    earlier occurrence of the current token). On the task data alone a small model finds that
+    circuit late and slowly; on repeated random sequences it is the only way to lower the loss,
+    so the heads form within a few hundred steps, and the task training starts from them."""
+    gen = torch.Generator().manual_seed(args.seed + 1)
+    ids_pool = torch.tensor([i for i in range(tok.get_vocab_size()) if i != eos])
+    curve, started, hits, total = [], time.time(), 0, 0
+    for step in range(args.induction_steps):
+        for group in opt.param_groups:
+            group["lr"] = args.lr * min(1.0, (step + 1) / 50)
+        half = args.induction_length
+        seq = ids_pool[torch.randint(0, len(ids_pool), (args.batch * 2, half), generator=gen)]  # seq: [batch][half]
+        ids = torch.cat([seq, seq], 1).to(device)                                  # ids: [batch][2*half]
+        logits = model(input_ids=ids).logits                                       # logits: [batch][2*half][vocab]
+        pred, target = logits[:, half:-1], ids[:, half + 1:]
+        loss = torch.nn.functional.cross_entropy(pred.float().reshape(-1, logits.shape[-1]), target.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            hits += int((pred.argmax(-1) == target).sum())
+            total += target.numel()
+        if (step + 1) % args.log_every == 0:
+            point = {"step": step + 1, "loss": loss.item(), "copy_acc": hits / total,
+                     "minutes": (time.time() - started) / 60}
+            curve.append(point)
+            print(f"induction {point['step']:5d}  loss {point['loss']:.3f}  copy acc {point['copy_acc']:.3f}  "
+                  f"{point['minutes']:.1f} min", flush=True)
+            hits, total = 0, 0
+    return curve
+
+
 # ----------------------------------------------------------------------------------------------
 # Greedy evaluation
 
@@ -268,6 +305,14 @@ def evaluate(model, tok, exe, rows, device, verbose: int = 0) -> dict:
     correct = check_outputs(exe, rows, outputs)
     prompt_tokens = [len(tok.encode(r["prompt"]).ids) for r in rows]
     trace_tokens = [len(tok.encode(r["trace"] + EOS_TOKEN).ids) for r in rows]
+    # What must survive in the KV cache when decoding starts: the prompt lines the trace will
+    # copy (every queried chain) and the "find:" line; the distractors are never needed.
+    needed = []
+    for r in rows:
+        lines = r["prompt"].splitlines(keepends=True)
+        trace_lines = set(r["trace"].splitlines(keepends=True))
+        needed.append(sum(len(tok.encode(line).ids) for line in lines[:-1] if line in trace_lines)
+                      + len(tok.encode(lines[-1]).ids))
     for r, o, c in list(zip(rows, outputs, correct))[:verbose]:
         if not c:
             print(f"--- wrong: {r['id']}\nexpected:\n{r['trace']}\ngot:\n{o}\n", flush=True)
@@ -279,6 +324,7 @@ def evaluate(model, tok, exe, rows, device, verbose: int = 0) -> dict:
         "mean_prompt_tokens": sum(prompt_tokens) / len(rows),
         "mean_trace_tokens": sum(trace_tokens) / len(rows),
         "max_total_tokens": max(p + t for p, t in zip(prompt_tokens, trace_tokens)),
+        "needed_at_start_fraction": sum(n / (p + t) for n, p, t in zip(needed, prompt_tokens, trace_tokens)) / len(rows),
         "seconds": round(time.time() - t0, 1),
     }
 
@@ -329,6 +375,8 @@ def cmd_train(args) -> None:
         return args.lr * (args.min_lr_ratio + (1 - args.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
     log = {"args": vars(args), "params": n_params, "curve": [], "evals": []}
+    if args.induction_steps:
+        log["induction"] = induction_warmup(model, opt, tok, eos, args, device)
     train_started = time.time()
     running, running_tokens, seen_tokens, step = 0.0, 0, 0, 0
     lookup_hits, lookup_total = 0, 0
@@ -372,6 +420,7 @@ def cmd_train(args) -> None:
             result = evaluate(model, tok, exe, heldout[:args.eval_quick], device)
             result["step"] = step + 1
             log["evals"].append(result)
+            model.save_pretrained(out / "checkpoint", safe_serialization=True)  # for inspection mid-run
             print(f"  eval@{step + 1}: {result['correct']}/{result['n']} ({result['seconds']} s)", flush=True)
 
     train_minutes = (time.time() - train_started) / 60
@@ -382,6 +431,7 @@ def cmd_train(args) -> None:
     out.mkdir(parents=True, exist_ok=True)
     model.config.dtype = torch.float32
     model.save_pretrained(out, safe_serialization=True)
+    shutil.rmtree(out / "checkpoint", ignore_errors=True)
     save_tokenizer_folder(tok, out, model_max_length=args.max_positions)
     log.update({"steps_done": step + 1 if not stopped_early else step, "stopped_early": stopped_early,
                 "train_minutes": train_minutes, "total_minutes": (time.time() - started) / 60,
@@ -440,6 +490,9 @@ def main() -> None:
             p.add_argument("--head-dim", type=int, default=32)
             p.add_argument("--max-positions", type=int, default=2048)
             p.add_argument("--log-every", type=int, default=50)
+            p.add_argument("--induction-steps", type=int, default=0,
+                           help="warm-up steps on repeated random sequences before the task data")
+            p.add_argument("--induction-length", type=int, default=64, help="length of each random half")
             p.add_argument("--eval-every", type=int, default=0, help="quick held-out eval every N steps (0: off)")
             p.add_argument("--eval-quick", type=int, default=32, help="problems in the quick eval")
             p.add_argument("--eval-n", type=int, default=256, help="held-out problems in the final eval")
