@@ -2,26 +2,37 @@
 //
 // Prompt: a shuffled list of one-line definitions, then the queried variables:
 //   k=7          a root: a digit
-//   x=k+3        a variable defined from exactly one other variable and a digit (+, -, *)
+//   x=k+3        a variable defined from exactly one other variable plus or minus a digit
 //   ...
 //   find: m p q
 // The definitions form disjoint chains (every variable is used by at most one other
 // definition). Each queried variable is the top of its own chain of `depth` definitions;
 // the other `distractors` definitions form chains that are never needed.
 //
-// Trace: for each queried variable in order, first walk back from it, copying each definition
-// line down to the root, then compute forward line by line, reading each step's operation
-// from the definition that uses the variable just computed:
-//   m=x-4        walk back (copies of prompt lines)
-//   x=k+3
-//   k=7
-//   x=7+3=0      forward: name=value(ref) op digit=result, mod 10
-//   m=0-4=6
+// Trace: for each queried variable m in order, walk back from m to its chain's root. Each step
+// copies the definition of the variable just reached from the prompt, then rewrites m in terms
+// of the next variable down, folding the constants into one offset (mod 10):
+//   m=x-4        copy of m's definition
+//   m=x+6        m in terms of x (offset 0-4 = 6)
+//   x=k+3        copy of x's definition
+//   m=k+9        m in terms of k (offset 6+3 = 9)
+//   k=7          copy of the root's definition
+//   m=7+9=6      the value
+//   so m=6
 // and after the last query "answer: m=6 p=3 q=1". Every step is one look-up of something
-// already in the context: the next walk-back line is the prompt line whose name the previous
-// line referenced; the next forward line is the definition that references the name just
-// computed; the answer copies each query's last forward line. Later queries reach back to
-// prompt lines hundreds of tokens earlier, and the answer reaches back to every block.
+// already in the context: the copied definition is the prompt line that starts with the name
+// the previous line ends with (hundreds of tokens back for later queries); the rewritten line
+// reads the two lines just above it; the answer reads each query's "so" line; the next query
+// comes from the "find:" line. The prompt lines of a chain are needed exactly when its query's
+// turn comes, and the "find:" line and the "so" lines are read again and again.
+//
+// Why this layout: it is what a small transformer learns fastest. Every far look-up copies the
+// tokens that followed an earlier occurrence of the current token (induction): with a
+// Qwen2-style pre-tokenizer "=x" is one piece, distinct from the bare "x" that starts a
+// definition, so a bare name occurs once in the prompt and "x" -> "=k" -> "+" -> "3" is a
+// chain of such copies. Layouts that need the inverse look-up (which line uses k?), as a
+// walk-back followed by a separate forward pass does, or that find a line by its last token
+// ("k+3=x"), were tried and learned far more slowly.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -38,7 +49,7 @@ constexpr int kModulus = 10;
 struct Definition {
   int name = 0;        // index into task_variable_names()
   int ref = -1;        // index of the variable it reads, -1 for a root
-  char op = 0;         // '+', '-', '*' (0 for a root)
+  char op = 0;         // '+' or '-' (0 for a root)
   int operand = 0;     // the digit: the root's value, or the constant of op
   int value = 0;       // the variable's value, mod 10
 };
@@ -61,14 +72,13 @@ int apply(char op, int a, int b) {
   switch (op) {
     case '+': return (a + b) % kModulus;
     case '-': return ((a - b) % kModulus + kModulus) % kModulus;
-    case '*': return (a * b) % kModulus;
   }
   TC_THROW("internal error: chain: unknown operator '%c'", op);
 }
 
 // Appends a chain of `length` definitions (root first) using the next free names; returns
 // the indices of its definitions in `defs`, root first.
-std::vector<int> add_chain(Rng& rng, int length, const std::string& ops, const std::vector<int>& names,
+std::vector<int> add_chain(Rng& rng, int length, const std::vector<int>& names,
                            size_t& next_name, std::vector<Definition>& defs) {
   std::vector<int> chain;
   for (int i = 0; i < length; ++i) {
@@ -80,7 +90,7 @@ std::vector<int> add_chain(Rng& rng, int length, const std::string& ops, const s
     } else {
       const Definition& below = defs[chain.back()];
       d.ref = below.name;
-      d.op = ops[rng.below(ops.size())];
+      d.op = rng.below(2) ? '-' : '+';
       d.operand = 1 + int(rng.below(kModulus - 1));
       d.value = apply(d.op, below.value, d.operand);
     }
@@ -107,7 +117,6 @@ TaskProblem generate(uint64_t seed, uint64_t index, const TaskParams& p) {
   const int depth_min = int(p.get("depth_min")), depth_max = int(p.get("depth_max"));
   const int distractors = int(p.get("distractors"));
   const int distractor_depth = int(p.get("distractor_depth"));
-  const std::string ops = p.get("mul") ? "+-*" : "+-";
 
   // A random assignment of names to variables.
   std::vector<int> names(task_variable_names().size());
@@ -119,11 +128,11 @@ TaskProblem generate(uint64_t seed, uint64_t index, const TaskParams& p) {
   std::vector<std::vector<int>> query_chains;  // each root first
   for (int q = 0; q < queries; ++q) {
     int depth = depth_min + int(rng.below(uint64_t(depth_max - depth_min + 1)));
-    query_chains.push_back(add_chain(rng, depth, ops, names, next_name, defs));
+    query_chains.push_back(add_chain(rng, depth, names, next_name, defs));
   }
   for (int left = distractors; left > 0;) {
     int length = 1 + int(rng.below(uint64_t(std::min(distractor_depth, left))));
-    add_chain(rng, length, ops, names, next_name, defs);
+    add_chain(rng, length, names, next_name, defs);
     left -= length;
   }
 
@@ -145,18 +154,32 @@ TaskProblem generate(uint64_t seed, uint64_t index, const TaskParams& p) {
 
   std::string thinking;
   for (const auto& chain : query_chains) {
-    for (size_t i = chain.size(); i-- > 0;) thinking += definition_line(defs[chain[i]]);
-    for (size_t i = 1; i < chain.size(); ++i) {
+    const char query = name_char(defs[chain.back()].name);
+    int offset = 0;  // query = (variable reached) + offset, mod 10
+    for (size_t i = chain.size(); i-- > 0;) {
       const Definition& d = defs[chain[i]];
-      thinking += name_char(d.name);
+      thinking += definition_line(d);
+      thinking += query;
       thinking += '=';
-      thinking += char('0' + defs[chain[i - 1]].value);
-      thinking += d.op;
-      thinking += char('0' + d.operand);
-      thinking += '=';
-      thinking += char('0' + d.value);
+      if (d.ref >= 0) {
+        offset = apply(d.op, offset, d.operand);
+        thinking += name_char(d.ref);
+        thinking += '+';
+        thinking += char('0' + offset);
+      } else {
+        thinking += char('0' + d.operand);
+        thinking += '+';
+        thinking += char('0' + offset);
+        thinking += '=';
+        thinking += char('0' + apply('+', d.operand, offset));
+      }
       thinking += '\n';
     }
+    thinking += "so ";
+    thinking += query;
+    thinking += '=';
+    thinking += char('0' + defs[chain.back()].value);
+    thinking += '\n';
   }
   for (const auto& chain : query_chains) {
     const Definition& top = defs[chain.back()];
@@ -174,14 +197,13 @@ TaskProblem generate(uint64_t seed, uint64_t index, const TaskParams& p) {
 const TaskSuite& task_suite_chain() {
   static const TaskSuite suite = {
       "chain",
-      "variable-binding chains with distractors (mod 10): walk back from each query, then compute forward",
+      "variable-binding chains with distractors (mod 10): walk back from each query, folding offsets",
       {
           {"queries", 3, 1, 8, "queried variables, each the top of its own chain"},
           {"depth_min", 3, 1, 26, "fewest definitions in a queried chain (query to root, inclusive)"},
           {"depth_max", 6, 1, 26, "most definitions in a queried chain"},
-          {"distractors", 20, 0, 51, "definitions in chains that no query needs"},
+          {"distractors", 30, 0, 51, "definitions in chains that no query needs"},
           {"distractor_depth", 4, 1, 26, "longest distractor chain"},
-          {"mul", 1, 0, 1, "1: operators + - *, 0: only + -"},
       },
       validate,
       generate,

@@ -70,7 +70,7 @@ void verify_chain_problem(const TaskProblem& p, const TaskParams& params) {
       d.ref = l[2];
       d.op = l[3];
       d.digit = l[4] - '0';
-      TC_EXPECT(d.op == '+' || d.op == '-' || (d.op == '*' && params.get("mul") == 1));
+      TC_EXPECT(d.op == '+' || d.op == '-');
       TC_EXPECT(d.digit >= 1 && d.digit <= 9);
     }
     TC_EXPECT(d.digit >= 0 && d.digit <= 9);
@@ -97,7 +97,7 @@ void verify_chain_problem(const TaskProblem& p, const TaskParams& params) {
     const Def& d = defs.at(name);
     if (!d.ref) return d.digit;
     int v = value(d.ref);
-    return d.op == '+' ? mod10(v + d.digit) : d.op == '-' ? mod10(v - d.digit) : mod10(v * d.digit);
+    return d.op == '+' ? mod10(v + d.digit) : mod10(v - d.digit);
   };
   int64_t needed = 0;
   std::string expected_answer;
@@ -114,29 +114,33 @@ void verify_chain_problem(const TaskProblem& p, const TaskParams& params) {
   TC_EXPECT_EQ(int64_t(defs.size()) - needed, params.get("distractors"));
   TC_EXPECT_EQ(p.answer, expected_answer);
 
-  // The trace: per query, walk-back lines (copies of prompt lines from the query down to the
-  // root) then forward lines "name=a op d=result" that evaluate the chain upwards.
+  // The trace: per query q, for each definition on q's chain from q down to the root, the
+  // copied prompt line, then q rewritten in terms of the definition's variable with the
+  // offsets summed ("q=x+o"), or at the root "q=root+o=value"; then "so q=value".
   std::vector<std::string> lines = split_lines(thinking_of(p.trace));
   size_t at = 0;
   for (char q : queries) {
-    std::vector<char> chain;  // query first
+    int offset = 0;
     for (char c = q;; c = defs.at(c).ref) {
-      chain.push_back(c);
-      TC_REQUIRE(at < lines.size());
+      const Def& d = defs.at(c);
+      TC_REQUIRE(at + 1 < lines.size());
       TC_EXPECT(prompt_line_set.count(lines[at]) == 1);
       TC_EXPECT_EQ(lines[at][0], c);
-      ++at;
-      if (!defs.at(c).ref) break;
+      std::string expected;
+      if (d.ref) {
+        offset = mod10(d.op == '+' ? offset + d.digit : offset - d.digit);
+        expected = std::string(1, q) + "=" + std::string(1, d.ref) + "+" + std::to_string(offset);
+      } else {
+        expected = std::string(1, q) + "=" + std::to_string(d.digit) + "+" + std::to_string(offset) + "=" +
+                   std::to_string(value(q));
+      }
+      TC_EXPECT_EQ(lines[at + 1], expected);
+      at += 2;
+      if (!d.ref) break;
     }
-    for (size_t i = chain.size() - 1; i-- > 0;) {
-      char c = chain[i];
-      const Def& d = defs.at(c);
-      std::string expected = std::string(1, c) + "=" + std::to_string(value(d.ref)) + d.op +
-                             std::to_string(d.digit) + "=" + std::to_string(value(c));
-      TC_REQUIRE(at < lines.size());
-      TC_EXPECT_EQ(lines[at], expected);
-      ++at;
-    }
+    TC_REQUIRE(at < lines.size());
+    TC_EXPECT_EQ(lines[at], "so " + std::string(1, q) + "=" + std::to_string(value(q)));
+    ++at;
   }
   TC_EXPECT_EQ(at, lines.size());
 }
@@ -208,7 +212,7 @@ TC_TEST(tasks_chain_structure_and_answers) {
   std::vector<std::vector<std::string>> settings = {
       {},
       {"queries=1", "depth_min=1", "depth_max=1", "distractors=0"},
-      {"queries=4", "depth_min=2", "depth_max=9", "distractors=15", "distractor_depth=7", "mul=0"},
+      {"queries=4", "depth_min=2", "depth_max=9", "distractors=15", "distractor_depth=7"},
       {"queries=8", "depth_min=6", "depth_max=6", "distractors=4"},
   };
   for (auto& s : settings) {

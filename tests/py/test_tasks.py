@@ -1,0 +1,170 @@
+"""`thinkcache tasks`: JSONL shape, determinism, independent re-evaluation of the problems,
+the exact checker (--check), bad input; and the shipped testbed model (models/testbed) loaded
+with HF transformers, answering held-out problems."""
+import json
+import pathlib
+import re
+
+import pytest
+
+from conftest import REPO, run_tc
+
+MODEL = REPO / "models" / "testbed"
+
+
+def tasks(tc_bin, *args):
+    return [json.loads(line) for line in run_tc(tc_bin, "tasks", *args).stdout.splitlines()]
+
+
+def eval_chain(prompt: str):
+    """Independent evaluation of a chain prompt: returns (definitions, queries, answer)."""
+    lines = prompt.rstrip("\n").split("\n")
+    defs = {}
+    for line in lines[:-1]:
+        m = re.fullmatch(r"([a-zA-Z])=(?:([a-zA-Z])([-+]))?(\d)", line)
+        assert m, line
+        assert m.group(1) not in defs
+        defs[m.group(1)] = (m.group(2), m.group(3), int(m.group(4)))
+    assert lines[-1].startswith("find: ")
+    queries = lines[-1][len("find: "):].split(" ")
+
+    def value(name):
+        ref, op, d = defs[name]
+        if ref is None:
+            return d
+        v = value(ref)
+        return {"+": (v + d) % 10, "-": (v - d) % 10}[op]
+
+    return defs, queries, " ".join(f"{q}={value(q)}" for q in queries)
+
+
+def test_jsonl_shape_and_answers(tc_bin):
+    rows = tasks(tc_bin, "--suite", "chain", "--n", "20", "--seed", "3")
+    assert len(rows) == 20
+    for i, r in enumerate(rows):
+        assert list(r) == ["id", "suite", "prompt", "trace", "answer"]
+        assert r["id"] == f"chain-s3-{i}" and r["suite"] == "chain"
+        assert r["prompt"].endswith("\n")
+        assert r["trace"].startswith("<think>\n")
+        assert r["trace"].endswith("</think>\nanswer: " + r["answer"])
+        defs, queries, answer = eval_chain(r["prompt"])
+        assert len(queries) == 3 and len(defs) >= 3 * 3 + 30
+        assert r["answer"] == answer
+    for r in tasks(tc_bin, "--suite", "arith", "--n", "10", "--seed", "4", "--param", "terms=5", "--param", "digits=9"):
+        numbers = r["prompt"][len("add: "):].strip().split("+")
+        assert len(numbers) == 5 and all(len(n) == 9 for n in numbers)
+        assert r["answer"] == str(sum(map(int, numbers)))
+
+
+def test_same_seed_same_bytes(tc_bin, tmp_path):
+    args = ["tasks", "--suite", "chain", "--n", "30", "--seed", "9", "--param", "queries=2"]
+    a = run_tc(tc_bin, *args).stdout
+    assert a == run_tc(tc_bin, *args).stdout
+    out = tmp_path / "x.jsonl"
+    run_tc(tc_bin, *args, "--out", out)
+    assert out.read_text() == a
+    tail = run_tc(tc_bin, "tasks", "--suite", "chain", "--n", "5", "--seed", "9", "--start", "25",
+                  "--param", "queries=2").stdout
+    assert tail.splitlines() == a.splitlines()[25:]
+    other = run_tc(tc_bin, "tasks", "--suite", "chain", "--n", "30", "--seed", "10", "--param", "queries=2").stdout
+    assert not set(a.splitlines()) & set(other.splitlines())
+
+
+def test_check_accepts_reference_and_rejects_corruption(tc_bin, tmp_path):
+    rows = tasks(tc_bin, "--suite", "chain", "--n", "10", "--seed", "5")
+    rows += tasks(tc_bin, "--suite", "arith", "--n", "10", "--seed", "5")
+
+    def corrupt(text):
+        i = max(i for i, c in enumerate(text) if c.isdigit())
+        return text[:i] + str((int(text[i]) + 1) % 10) + text[i + 1:]
+
+    outputs = [r["trace"] for r in rows] + [corrupt(r["trace"]) for r in rows] + \
+              [r["trace"].replace("</think>", "") for r in rows[:3]]
+    src = tmp_path / "outputs.jsonl"
+    src.write_text("".join(json.dumps({**r, "output": o}) + "\n" for r, o in zip(rows * 3, outputs)))
+    dst = tmp_path / "results.jsonl"
+    p = run_tc(tc_bin, "tasks", "--check", src, "--out", dst)
+    results = [json.loads(line) for line in dst.read_text().splitlines()]
+    assert [x["correct"] for x in results] == [True] * 20 + [False] * 23
+    assert results[0]["extracted"] == rows[0]["answer"]
+    assert results[-1]["extracted"] is None
+    summary = json.loads(p.stderr.strip().splitlines()[-1])
+    assert summary["n"] == 43 and summary["correct"] == 20
+    assert abs(summary["accuracy"] - 20 / 43) < 1e-6
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--suite", "nope", "--n", "1", "--seed", "1"], "unknown task suite 'nope'"),
+    (["--suite", "chain", "--n", "1", "--seed", "1", "--param", "depth=3"], "has no parameter 'depth'"),
+    (["--suite", "chain", "--n", "1", "--seed", "1", "--param", "queries=9"], "out of range [1, 8]"),
+    (["--suite", "chain", "--n", "1", "--seed", "1", "--param", "queries=x"], "expects an integer"),
+    (["--suite", "chain", "--n", "1"], "--seed"),
+    (["--suite", "chain", "--n", "1", "--seed", "1", "--bogus"], "unknown option --bogus"),
+    (["--check", "/nonexistent/file.jsonl"], "cannot open /nonexistent/file.jsonl"),
+])
+def test_bad_input_is_a_clear_error(tc_bin, args, message):
+    p = run_tc(tc_bin, "tasks", *args, check=False)
+    assert p.returncode == 1
+    assert message in p.stderr
+
+
+def test_check_rejects_malformed_lines(tc_bin, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id":"a","suite":"chain","prompt":"","trace":"","answer":"1"}\n')
+    p = run_tc(tc_bin, "tasks", "--check", bad, check=False)
+    assert p.returncode == 1 and 'missing string field "output"' in p.stderr
+    bad.write_text('{"id":"a","suite":"chain",\n')
+    p = run_tc(tc_bin, "tasks", "--check", bad, check=False)
+    assert p.returncode == 1 and "bad.jsonl:1" in p.stderr
+
+
+# ----------------------------------------------------------------------------------------------
+# The shipped testbed model
+
+def test_testbed_tokenizer_is_qwen_style_byte_level_bpe():
+    tokenizers = pytest.importorskip("tokenizers")
+    transformers = pytest.importorskip("transformers")
+    data = json.loads((MODEL / "tokenizer.json").read_text())
+    assert data["model"]["type"] == "BPE" and len(data["model"]["merges"]) > 50
+    assert data["normalizer"]["type"] == "NFC"
+    pre = data["pre_tokenizer"]["pretokenizers"]
+    assert pre[0]["type"] == "Split" and r"\p{N}" in pre[0]["pattern"]["Regex"]
+    assert pre[1]["type"] == "ByteLevel" and data["decoder"]["type"] == "ByteLevel"
+    raw = tokenizers.Tokenizer.from_file(str(MODEL / "tokenizer.json"))
+    auto = transformers.AutoTokenizer.from_pretrained(str(MODEL))
+    text = "x=k+3\nk=7\nfind: x\n<think>\nx=k+3\nx=k+3\nk=7\nx=7+3=0\nso x=0\n</think>\nanswer: x=0 é 1234"
+    assert auto(text)["input_ids"] == raw.encode(text).ids
+    assert auto.decode(raw.encode(text).ids) == text
+    assert [raw.id_to_token(i) for i in raw.encode("1234").ids] == ["1", "2", "3", "4"]
+    assert auto.eos_token == "<|endoftext|>" and auto.pad_token_id == auto.eos_token_id
+    assert len(raw.encode("<think></think>").ids) == 2
+
+
+def test_testbed_model_answers_heldout_problems(tc_bin, tmp_path):
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    assert MODEL.exists(), "models/testbed is part of the repository"
+    total = sum(f.stat().st_size for f in MODEL.iterdir())
+    assert total < 30 * 2**20
+    config = json.loads((MODEL / "config.json").read_text())
+    assert config["model_type"] == "qwen3" and config["num_key_value_heads"] < config["num_attention_heads"]
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(MODEL), dtype=torch.float32).eval()
+    tok = transformers.AutoTokenizer.from_pretrained(str(MODEL))
+    assert type(model).__name__ == "Qwen3ForCausalLM"
+
+    # Held-out problems (task seed 1 is never used for training) at the shipped difficulty.
+    log = json.loads((MODEL / "training_log.json").read_text())
+    params = [f"{k}={v}" for k, v in log["eval_params"].items()]
+    rows = tasks(tc_bin, "--suite", "chain", "--n", "12", "--seed", "1", "--start", "1000",
+                 *sum((["--param", p] for p in params), []))
+    tok.padding_side = "left"
+    enc = tok([r["prompt"] for r in rows], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        gen = model.generate(**enc, max_new_tokens=400, do_sample=False, eos_token_id=tok.eos_token_id,
+                             pad_token_id=tok.eos_token_id)
+    outputs = [tok.decode(g[enc["input_ids"].shape[1]:], skip_special_tokens=True) for g in gen]
+    src = tmp_path / "outputs.jsonl"
+    src.write_text("".join(json.dumps({**r, "output": o}) + "\n" for r, o in zip(rows, outputs)))
+    p = run_tc(tc_bin, "tasks", "--check", src)
+    summary = json.loads(p.stderr.strip().splitlines()[-1])
+    assert summary["correct"] >= 10, outputs
