@@ -43,24 +43,29 @@ TRAIN_SEED_BASE = 1000
 HELDOUT_SEED = 1
 
 # The shipped difficulty: what the model is evaluated on (and what eviction is measured on).
-EVAL_PARAMS = {"queries": 3, "depth_min": 3, "depth_max": 6, "distractors": 30, "distractor_depth": 4}
+# Three chains of 4-7 definitions, 12 distractor definitions, and 4 revisits (queries lower on
+# a chain walked before, whose walks re-read definitions read earlier): prompts of about 145
+# tokens and traces of about 375, so the prompt is about 28% of the sequence, as in reasoning
+# workloads where the chain of thought dwarfs the question.
+EVAL_PARAMS = {"queries": 3, "depth_min": 4, "depth_max": 7, "distractors": 12, "distractor_depth": 4,
+               "revisits": 4}
 
 # Training data by stage of the run: (start fraction of --steps, [(weight, suite params)]).
 # The look-ups are learned first on short problems (one query, few distractors: short, cheap
 # sequences where copying is easy to discover), then the mixture moves to the shipped
-# difficulty, with some easier problems kept and some harder ones (longer chains) so that the
-# model does not rely on the shipped sizes.
-TINY = {"queries": 1, "depth_min": 2, "depth_max": 3, "distractors": 2, "distractor_depth": 2}
-RECALL = {"queries": 4, "depth_min": 1, "depth_max": 2, "distractors": 4, "distractor_depth": 2}
-EASY = {"queries": 1, "depth_min": 2, "depth_max": 5, "distractors": 6, "distractor_depth": 3}
-MEDIUM = {"queries": 2, "depth_min": 2, "depth_max": 6, "distractors": 12, "distractor_depth": 4}
-HARD = {"queries": 4, "depth_min": 4, "depth_max": 7, "distractors": 22, "distractor_depth": 5}
+# difficulty, with some easier problems kept and some harder ones (longer chains, more
+# revisits) so that the model does not rely on the shipped sizes.
+TINY = {"queries": 1, "depth_min": 2, "depth_max": 3, "distractors": 2, "distractor_depth": 2, "revisits": 0}
+RECALL = {"queries": 4, "depth_min": 1, "depth_max": 2, "distractors": 4, "distractor_depth": 2, "revisits": 0}
+EASY = {"queries": 1, "depth_min": 3, "depth_max": 5, "distractors": 6, "distractor_depth": 3, "revisits": 1}
+MEDIUM = {"queries": 2, "depth_min": 3, "depth_max": 6, "distractors": 10, "distractor_depth": 4, "revisits": 2}
+HARD = {"queries": 3, "depth_min": 5, "depth_max": 8, "distractors": 16, "distractor_depth": 5, "revisits": 6}
 CURRICULA = {
     "full": [
         (0.0, [(0.5, TINY), (0.5, RECALL)]),
-        (0.40, [(0.2, RECALL), (0.4, EASY), (0.4, MEDIUM)]),
-        (0.60, [(0.1, EASY), (0.3, MEDIUM), (0.6, EVAL_PARAMS)]),
-        (0.85, [(0.1, MEDIUM), (0.7, EVAL_PARAMS), (0.2, HARD)]),
+        (0.30, [(0.2, RECALL), (0.4, EASY), (0.4, MEDIUM)]),
+        (0.55, [(0.1, EASY), (0.3, MEDIUM), (0.6, EVAL_PARAMS)]),
+        (0.80, [(0.1, MEDIUM), (0.7, EVAL_PARAMS), (0.2, HARD)]),
     ],
     "easy": [(0.0, [(1.0, TINY)]), (0.3, [(0.3, TINY), (0.7, EASY)])],  # pilots: is the look-up learnable?
     "shipped": [(0.0, [(1.0, EVAL_PARAMS)])],
@@ -246,6 +251,13 @@ def induction_warmup(model, opt, tok, eos: int, args, device) -> list[dict]:
             group["lr"] = args.lr * min(1.0, (step + 1) / 50)
         half = args.induction_length
         seq = ids_pool[torch.randint(0, len(ids_pool), (args.batch * 2, half), generator=gen)]  # seq: [batch][half]
+        if args.induction_alphabet:
+            # Half the rows draw from a few symbols only: a symbol then occurs many times, and
+            # the copy must follow the place it is copying from (an n-gram match), as it must
+            # for the digits and operators of a definition line.
+            for row in range(0, seq.shape[0], 2):
+                alphabet = ids_pool[torch.randperm(len(ids_pool), generator=gen)[:args.induction_alphabet]]
+                seq[row] = alphabet[torch.randint(0, len(alphabet), (half,), generator=gen)]
         ids = torch.cat([seq, seq], 1).to(device)                                  # ids: [batch][2*half]
         logits = model(input_ids=ids).logits                                       # logits: [batch][2*half][vocab]
         pred, target = logits[:, half:-1], ids[:, half + 1:]
@@ -493,6 +505,8 @@ def main() -> None:
             p.add_argument("--induction-steps", type=int, default=0,
                            help="warm-up steps on repeated random sequences before the task data")
             p.add_argument("--induction-length", type=int, default=64, help="length of each random half")
+            p.add_argument("--induction-alphabet", type=int, default=0,
+                           help="if > 0, half the warm-up rows use only this many random symbols")
             p.add_argument("--eval-every", type=int, default=0, help="quick held-out eval every N steps (0: off)")
             p.add_argument("--eval-quick", type=int, default=32, help="problems in the quick eval")
             p.add_argument("--eval-n", type=int, default=256, help="held-out problems in the final eval")

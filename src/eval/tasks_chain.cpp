@@ -19,7 +19,16 @@
 //   k=7          copy of the root's definition
 //   m=7+9=6      the value
 //   so m=6
-// and after the last query "answer: m=6 p=3 q=1". Every step is one look-up of something
+// and after the last query "answer: m=6 p=3 q=1".
+//
+// Revisits (`revisits` > 0): after the chain tops, some queries name a variable lower on a chain
+// already walked (below that chain's previous query, above its root), interleaved at random.
+// Their walks copy the same prompt lines again, tens to hundreds of tokens after they were last
+// read: the token-importance recurrence that LazyEviction is built on. They also make the trace
+// long compared with the prompt, as in reasoning workloads. A chain's queries go down the chain,
+// so a bare name is only ever followed by its own definition's reference when it is looked up.
+//
+// Every step is one look-up of something
 // already in the context: the copied definition is the prompt line that starts with the name
 // the previous line ends with (hundreds of tokens back for later queries); the rewritten line
 // reads the two lines just above it; the answer reads each query's "so" line; the next query
@@ -104,6 +113,10 @@ void validate(const TaskParams& p) {
   if (p.get("depth_min") > p.get("depth_max"))
     TC_THROW("suite chain: depth_min=%lld is larger than depth_max=%lld", (long long)p.get("depth_min"),
              (long long)p.get("depth_max"));
+  if (p.get("revisits") > p.get("queries") * std::max<int64_t>(0, p.get("depth_min") - 2))
+    TC_THROW("suite chain: revisits=%lld, but queries*(depth_min-2) = %lld: a revisit needs a free variable "
+             "strictly between its chain's top and root", (long long)p.get("revisits"),
+             (long long)(p.get("queries") * std::max<int64_t>(0, p.get("depth_min") - 2)));
   int64_t needed = p.get("queries") * p.get("depth_max") + p.get("distractors");
   int64_t available = int64_t(task_variable_names().size());
   if (needed > available)
@@ -117,6 +130,7 @@ TaskProblem generate(uint64_t seed, uint64_t index, const TaskParams& p) {
   const int depth_min = int(p.get("depth_min")), depth_max = int(p.get("depth_max"));
   const int distractors = int(p.get("distractors"));
   const int distractor_depth = int(p.get("distractor_depth"));
+  const int revisits = int(p.get("revisits"));
 
   // A random assignment of names to variables.
   std::vector<int> names(task_variable_names().size());
@@ -136,6 +150,54 @@ TaskProblem generate(uint64_t seed, uint64_t index, const TaskParams& p) {
     left -= length;
   }
 
+  // The walk order: (chain, position in the chain of the queried variable, root = 0). Every
+  // queried chain is walked from its top first; a revisit queries a variable lower on a chain
+  // walked before (strictly below the chain's previous query, at least one step above the
+  // root), so its walk re-reads definitions read earlier. Each chain's queries go down the
+  // chain; the chains are interleaved at random.
+  std::vector<std::vector<int>> chain_queries(query_chains.size());  // positions, descending
+  {
+    // Spread the revisits over the chains (a chain of depth d has room for d - 2: positions
+    // 1 .. d - 2), then pick each chain's positions as a random subset of its room.
+    std::vector<int> count(query_chains.size(), 0);
+    for (int r = 0; r < revisits; ++r) {
+      std::vector<size_t> open;
+      for (size_t c = 0; c < query_chains.size(); ++c)
+        if (count[c] < int(query_chains[c].size()) - 2) open.push_back(c);
+      ++count[open[rng.below(open.size())]];  // validate() guarantees room
+    }
+    for (size_t c = 0; c < query_chains.size(); ++c) {
+      const int top = int(query_chains[c].size()) - 1;
+      std::vector<int> room;
+      for (int position = 1; position < top; ++position) room.push_back(position);
+      for (size_t i = 0; i < size_t(count[c]); ++i) std::swap(room[i], room[i + rng.below(room.size() - i)]);
+      room.resize(size_t(count[c]));
+      std::sort(room.begin(), room.end(), std::greater<int>());
+      chain_queries[c].push_back(top);
+      chain_queries[c].insert(chain_queries[c].end(), room.begin(), room.end());
+    }
+  }
+  std::vector<std::pair<size_t, int>> walks;  // (chain, position)
+  {
+    std::vector<size_t> next(chain_queries.size(), 0);
+    size_t left = 0;
+    for (const auto& q : chain_queries) left += q.size();
+    std::vector<size_t> tops(chain_queries.size());
+    for (size_t c = 0; c < tops.size(); ++c) tops[c] = c;
+    // The tops come in chain order (as without revisits); revisits are interleaved after their
+    // chain's previous query, each at a random later point.
+    for (size_t c : tops) walks.push_back({c, chain_queries[c][next[c]++]});
+    left -= tops.size();
+    while (left > 0) {
+      std::vector<size_t> pending;
+      for (size_t c = 0; c < chain_queries.size(); ++c)
+        if (next[c] < chain_queries[c].size()) pending.push_back(c);
+      size_t c = pending[rng.below(pending.size())];
+      walks.push_back({c, chain_queries[c][next[c]++]});
+      --left;
+    }
+  }
+
   // The prompt lists the definitions in a random order.
   std::vector<int> order(defs.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = int(i);
@@ -146,17 +208,19 @@ TaskProblem generate(uint64_t seed, uint64_t index, const TaskParams& p) {
   problem.id = "chain-s" + std::to_string(seed) + "-" + std::to_string(index);
   for (int i : order) problem.prompt += definition_line(defs[i]);
   problem.prompt += "find:";
-  for (const auto& chain : query_chains) {
+  for (const auto& [c, position] : walks) {
     problem.prompt += ' ';
-    problem.prompt += name_char(defs[chain.back()].name);
+    problem.prompt += name_char(defs[query_chains[c][size_t(position)]].name);
   }
   problem.prompt += '\n';
 
   std::string thinking;
-  for (const auto& chain : query_chains) {
-    const char query = name_char(defs[chain.back()].name);
+  for (const auto& [c, position] : walks) {
+    const std::vector<int>& chain = query_chains[c];
+    const Definition& top = defs[chain[size_t(position)]];
+    const char query = name_char(top.name);
     int offset = 0;  // query = (variable reached) + offset, mod 10
-    for (size_t i = chain.size(); i-- > 0;) {
+    for (size_t i = size_t(position) + 1; i-- > 0;) {
       const Definition& d = defs[chain[i]];
       thinking += definition_line(d);
       thinking += query;
@@ -178,11 +242,11 @@ TaskProblem generate(uint64_t seed, uint64_t index, const TaskParams& p) {
     thinking += "so ";
     thinking += query;
     thinking += '=';
-    thinking += char('0' + defs[chain.back()].value);
+    thinking += char('0' + top.value);
     thinking += '\n';
   }
-  for (const auto& chain : query_chains) {
-    const Definition& top = defs[chain.back()];
+  for (const auto& [c, position] : walks) {
+    const Definition& top = defs[query_chains[c][size_t(position)]];
     if (!problem.answer.empty()) problem.answer += ' ';
     problem.answer += name_char(top.name);
     problem.answer += '=';
@@ -199,11 +263,14 @@ const TaskSuite& task_suite_chain() {
       "chain",
       "variable-binding chains with distractors (mod 10): walk back from each query, folding offsets",
       {
-          {"queries", 3, 1, 8, "queried variables, each the top of its own chain"},
-          {"depth_min", 3, 1, 26, "fewest definitions in a queried chain (query to root, inclusive)"},
-          {"depth_max", 6, 1, 26, "most definitions in a queried chain"},
-          {"distractors", 30, 0, 51, "definitions in chains that no query needs"},
+          {"queries", 3, 1, 8, "queried chains: the first queries are their tops"},
+          {"depth_min", 4, 1, 26, "fewest definitions in a queried chain (top to root, inclusive)"},
+          {"depth_max", 7, 1, 26, "most definitions in a queried chain"},
+          {"distractors", 12, 0, 51, "definitions in chains that no query needs"},
           {"distractor_depth", 4, 1, 26, "longest distractor chain"},
+          {"revisits", 4, 0, 26,
+           "extra queries lower on an already walked chain (below its previous query, above its root): "
+           "their walks re-read definitions read before; at most queries*(depth_min-2)"},
       },
       validate,
       generate,

@@ -82,7 +82,7 @@ void verify_chain_problem(const TaskProblem& p, const TaskParams& params) {
     TC_REQUIRE(find[i] == ' ' && i + 1 < find.size());
     queries.push_back(find[i + 1]);
   }
-  TC_EXPECT_EQ(int64_t(queries.size()), params.get("queries"));
+  TC_EXPECT_EQ(int64_t(queries.size()), params.get("queries") + params.get("revisits"));
 
   // Every name is referenced at most once; every reference is defined.
   std::map<char, int> uses;
@@ -99,19 +99,40 @@ void verify_chain_problem(const TaskProblem& p, const TaskParams& params) {
     int v = value(d.ref);
     return d.op == '+' ? mod10(v + d.digit) : mod10(v - d.digit);
   };
-  int64_t needed = 0;
+  auto root_of = [&](char name) {
+    while (defs.at(name).ref) name = defs.at(name).ref;
+    return name;
+  };
+  // The first `queries` queries are the tops of distinct chains (of the allowed depths); each
+  // later one (a revisit) is strictly between its chain's previous query and its root.
+  std::set<char> on_walked_chains;
+  std::map<char, char> lowest_query;  // root -> the chain's latest query
   std::string expected_answer;
-  for (char q : queries) {
+  for (size_t i = 0; i < queries.size(); ++i) {
+    char q = queries[i];
     TC_REQUIRE(defs.count(q) == 1);
-    TC_EXPECT(uses.count(q) == 0);  // a query is the top of its chain
     int depth = 1;
     for (char c = q; defs.at(c).ref; c = defs.at(c).ref) ++depth;
-    TC_EXPECT(depth >= params.get("depth_min") && depth <= params.get("depth_max"));
-    needed += depth;
+    if (int64_t(i) < params.get("queries")) {
+      TC_EXPECT(uses.count(q) == 0);  // a top
+      TC_EXPECT(depth >= params.get("depth_min") && depth <= params.get("depth_max"));
+      TC_EXPECT(lowest_query.count(root_of(q)) == 0);
+      for (char c = q;; c = defs.at(c).ref) {
+        on_walked_chains.insert(c);
+        if (!defs.at(c).ref) break;
+      }
+    } else {
+      TC_REQUIRE(lowest_query.count(root_of(q)) == 1);
+      TC_EXPECT(defs.at(q).ref != 0);  // not the root
+      bool below = false;               // q is reached walking down from the previous query
+      for (char c = defs.at(lowest_query[root_of(q)]).ref; c; c = defs.at(c).ref) below |= c == q;
+      TC_EXPECT(below);
+    }
+    lowest_query[root_of(q)] = q;
     if (!expected_answer.empty()) expected_answer += ' ';
     expected_answer += std::string(1, q) + "=" + std::to_string(value(q));
   }
-  TC_EXPECT_EQ(int64_t(defs.size()) - needed, params.get("distractors"));
+  TC_EXPECT_EQ(int64_t(defs.size() - on_walked_chains.size()), params.get("distractors"));
   TC_EXPECT_EQ(p.answer, expected_answer);
 
   // The trace: per query q, for each definition on q's chain from q down to the root, the
@@ -211,9 +232,12 @@ TC_TEST(tasks_chain_structure_and_answers) {
   const TaskSuite& suite = task_suite("chain");
   std::vector<std::vector<std::string>> settings = {
       {},
-      {"queries=1", "depth_min=1", "depth_max=1", "distractors=0"},
-      {"queries=4", "depth_min=2", "depth_max=9", "distractors=15", "distractor_depth=7"},
+      {"queries=1", "depth_min=1", "depth_max=1", "distractors=0", "revisits=0"},
+      {"queries=4", "depth_min=2", "depth_max=9", "distractors=15", "distractor_depth=7", "revisits=0"},
+      {"queries=3", "depth_min=3", "depth_max=6", "distractors=30", "revisits=0"},
       {"queries=8", "depth_min=6", "depth_max=6", "distractors=4"},
+      {"queries=3", "depth_min=5", "depth_max=8", "distractors=8", "revisits=9"},
+      {"queries=2", "depth_min=3", "depth_max=4", "distractors=2", "revisits=2"},
   };
   for (auto& s : settings) {
     TaskParams params = task_params_resolve(suite, s);
@@ -286,6 +310,8 @@ TC_TEST(tasks_bad_names_and_parameters) {
   TC_EXPECT_THROWS(task_params_resolve(chain, std::vector<std::string>{"queries=2", "queries=3"}), "given twice");
   TC_EXPECT_THROWS(task_params_resolve(chain, std::vector<std::string>{"depth_min=5", "depth_max=4"}),
                    "depth_min=5 is larger than depth_max=4");
+  TC_EXPECT_THROWS(task_params_resolve(chain, std::vector<std::string>{"queries=2", "depth_min=3", "revisits=3"}),
+                   "revisits=3, but queries*(depth_min-2) = 2");
   TC_EXPECT_THROWS(task_params_resolve(chain, std::vector<std::string>{"queries=8", "depth_max=7"}),
                    "only 52 names exist");
   TC_EXPECT_THROWS(task_params_resolve(task_suite("arith"), std::vector<std::string>{"digits=61"}),

@@ -48,7 +48,9 @@ def test_jsonl_shape_and_answers(tc_bin):
         assert r["trace"].startswith("<think>\n")
         assert r["trace"].endswith("</think>\nanswer: " + r["answer"])
         defs, queries, answer = eval_chain(r["prompt"])
-        assert len(queries) == 3 and len(defs) >= 3 * 3 + 30
+        # defaults: 3 chains of 4-7 definitions, 12 distractors, 4 revisits
+        assert len(queries) == 3 + 4 and 3 * 4 + 12 <= len(defs) <= 3 * 7 + 12
+        assert len(set(queries)) == len(queries)
         assert r["answer"] == answer
     for r in tasks(tc_bin, "--suite", "arith", "--n", "10", "--seed", "4", "--param", "terms=5", "--param", "digits=9"):
         numbers = r["prompt"][len("add: "):].strip().split("+")
