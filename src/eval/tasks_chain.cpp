@@ -58,7 +58,7 @@ constexpr int kModulus = 10;
 struct Definition {
   int name = 0;        // index into task_variable_names()
   int ref = -1;        // index of the variable it reads, -1 for a root
-  char op = 0;         // '+' or '-' (0 for a root)
+  char op = 0;         // '+' or '-' (0 for a root, or an alias without arithmetic)
   int operand = 0;     // the digit: the root's value, or the constant of op
   int value = 0;       // the variable's value, mod 10
 };
@@ -70,9 +70,13 @@ std::string definition_line(const Definition& d) {
   line += '=';
   if (d.ref >= 0) {
     line += name_char(d.ref);
-    line += d.op;
+    if (d.op) {
+      line += d.op;
+      line += char('0' + d.operand);
+    }
+  } else {
+    line += char('0' + d.operand);
   }
-  line += char('0' + d.operand);
   line += '\n';
   return line;
 }
@@ -87,7 +91,7 @@ int apply(char op, int a, int b) {
 
 // Appends a chain of `length` definitions (root first) using the next free names; returns
 // the indices of its definitions in `defs`, root first.
-std::vector<int> add_chain(Rng& rng, int length, const std::vector<int>& names,
+std::vector<int> add_chain(Rng& rng, int length, bool arithmetic, const std::vector<int>& names,
                            size_t& next_name, std::vector<Definition>& defs) {
   std::vector<int> chain;
   for (int i = 0; i < length; ++i) {
@@ -99,9 +103,13 @@ std::vector<int> add_chain(Rng& rng, int length, const std::vector<int>& names,
     } else {
       const Definition& below = defs[chain.back()];
       d.ref = below.name;
-      d.op = rng.below(2) ? '-' : '+';
-      d.operand = 1 + int(rng.below(kModulus - 1));
-      d.value = apply(d.op, below.value, d.operand);
+      if (arithmetic) {
+        d.op = rng.below(2) ? '-' : '+';
+        d.operand = 1 + int(rng.below(kModulus - 1));
+        d.value = apply(d.op, below.value, d.operand);
+      } else {
+        d.value = below.value;  // an alias
+      }
     }
     chain.push_back(int(defs.size()));
     defs.push_back(d);
@@ -131,6 +139,7 @@ TaskProblem generate(uint64_t seed, uint64_t index, const TaskParams& p) {
   const int distractors = int(p.get("distractors"));
   const int distractor_depth = int(p.get("distractor_depth"));
   const int revisits = int(p.get("revisits"));
+  const bool arithmetic = p.get("arithmetic") != 0;
 
   // A random assignment of names to variables.
   std::vector<int> names(task_variable_names().size());
@@ -142,11 +151,11 @@ TaskProblem generate(uint64_t seed, uint64_t index, const TaskParams& p) {
   std::vector<std::vector<int>> query_chains;  // each root first
   for (int q = 0; q < queries; ++q) {
     int depth = depth_min + int(rng.below(uint64_t(depth_max - depth_min + 1)));
-    query_chains.push_back(add_chain(rng, depth, names, next_name, defs));
+    query_chains.push_back(add_chain(rng, depth, arithmetic, names, next_name, defs));
   }
   for (int left = distractors; left > 0;) {
     int length = 1 + int(rng.below(uint64_t(std::min(distractor_depth, left))));
-    add_chain(rng, length, names, next_name, defs);
+    add_chain(rng, length, arithmetic, names, next_name, defs);
     left -= length;
   }
 
@@ -225,7 +234,10 @@ TaskProblem generate(uint64_t seed, uint64_t index, const TaskParams& p) {
       thinking += definition_line(d);
       thinking += query;
       thinking += '=';
-      if (d.ref >= 0) {
+      if (!arithmetic) {
+        // The query is an alias of the variable reached (or, at the root, its value).
+        thinking += d.ref >= 0 ? name_char(d.ref) : char('0' + d.operand);
+      } else if (d.ref >= 0) {
         offset = apply(d.op, offset, d.operand);
         thinking += name_char(d.ref);
         thinking += '+';
@@ -268,6 +280,9 @@ const TaskSuite& task_suite_chain() {
           {"depth_max", 7, 1, 26, "most definitions in a queried chain"},
           {"distractors", 12, 0, 51, "definitions in chains that no query needs"},
           {"distractor_depth", 4, 1, 26, "longest distractor chain"},
+          {"arithmetic", 0, 0, 1,
+           "1: each definition adds or subtracts a digit (mod 10) and the walk folds the offsets; "
+           "0: plain aliases (x=g), the value is the root's"},
           {"revisits", 4, 0, 26,
            "extra queries lower on an already walked chain (below its previous query, above its root): "
            "their walks re-read definitions read before; at most queries*(depth_min-2)"},

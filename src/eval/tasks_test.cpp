@@ -1,5 +1,6 @@
 // Tests for the task suites: determinism from a seed, the structure each suite promises
 // (checked by independent re-derivation from the prompt text), exact checking, and errors.
+#include <cctype>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -64,9 +65,13 @@ void verify_chain_problem(const TaskProblem& p, const TaskParams& params) {
     TC_REQUIRE(l[1] == '=');
     TC_EXPECT(defs.count(l[0]) == 0);  // every name defined once
     Def d;
-    if (l.size() == 3) {
+    if (l.size() == 3 && std::isdigit(static_cast<unsigned char>(l[2]))) {
       d.digit = l[2] - '0';
+    } else if (l.size() == 3) {  // an alias (arithmetic=0)
+      TC_EXPECT_EQ(params.get("arithmetic"), int64_t(0));
+      d.ref = l[2];
     } else {
+      TC_EXPECT_EQ(params.get("arithmetic"), int64_t(1));
       d.ref = l[2];
       d.op = l[3];
       d.digit = l[4] - '0';
@@ -97,6 +102,7 @@ void verify_chain_problem(const TaskProblem& p, const TaskParams& params) {
     const Def& d = defs.at(name);
     if (!d.ref) return d.digit;
     int v = value(d.ref);
+    if (!d.op) return v;
     return d.op == '+' ? mod10(v + d.digit) : mod10(v - d.digit);
   };
   auto root_of = [&](char name) {
@@ -148,7 +154,9 @@ void verify_chain_problem(const TaskProblem& p, const TaskParams& params) {
       TC_EXPECT(prompt_line_set.count(lines[at]) == 1);
       TC_EXPECT_EQ(lines[at][0], c);
       std::string expected;
-      if (d.ref) {
+      if (!params.get("arithmetic")) {
+        expected = std::string(1, q) + "=" + (d.ref ? std::string(1, d.ref) : std::to_string(d.digit));
+      } else if (d.ref) {
         offset = mod10(d.op == '+' ? offset + d.digit : offset - d.digit);
         expected = std::string(1, q) + "=" + std::string(1, d.ref) + "+" + std::to_string(offset);
       } else {
@@ -234,7 +242,8 @@ TC_TEST(tasks_chain_structure_and_answers) {
       {},
       {"queries=1", "depth_min=1", "depth_max=1", "distractors=0", "revisits=0"},
       {"queries=4", "depth_min=2", "depth_max=9", "distractors=15", "distractor_depth=7", "revisits=0"},
-      {"queries=3", "depth_min=3", "depth_max=6", "distractors=30", "revisits=0"},
+      {"queries=3", "depth_min=3", "depth_max=6", "distractors=30", "revisits=0", "arithmetic=1"},
+      {"queries=3", "depth_min=4", "depth_max=7", "distractors=12", "revisits=4", "arithmetic=1"},
       {"queries=8", "depth_min=6", "depth_max=6", "distractors=4"},
       {"queries=3", "depth_min=5", "depth_max=8", "distractors=8", "revisits=9"},
       {"queries=2", "depth_min=3", "depth_max=4", "distractors=2", "revisits=2"},

@@ -162,7 +162,8 @@ def test_testbed_model_answers_heldout_problems(tc_bin, tmp_path):
     tok.padding_side = "left"
     enc = tok([r["prompt"] for r in rows], return_tensors="pt", padding=True)
     with torch.no_grad():
-        gen = model.generate(**enc, max_new_tokens=400, do_sample=False, eos_token_id=tok.eos_token_id,
+        longest = max(len(tok(r["trace"])["input_ids"]) for r in rows)
+        gen = model.generate(**enc, max_new_tokens=longest + 16, do_sample=False, eos_token_id=tok.eos_token_id,
                              pad_token_id=tok.eos_token_id)
     outputs = [tok.decode(g[enc["input_ids"].shape[1]:], skip_special_tokens=True) for g in gen]
     src = tmp_path / "outputs.jsonl"
