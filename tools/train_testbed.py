@@ -487,7 +487,7 @@ def main() -> None:
             p.add_argument("--seed", type=int, default=0)
             p.add_argument("--steps", type=int, default=4000, help="length of the LR schedule")
             p.add_argument("--minutes", type=float, default=0, help="stop early after this many minutes (0: never)")
-            p.add_argument("--batch", type=int, default=8)
+            p.add_argument("--batch", type=int, default=16)
             p.add_argument("--chunk", type=int, default=1000, help="problems generated per data chunk")
             p.add_argument("--curriculum", default="full", choices=sorted(CURRICULA))
             p.add_argument("--lr", type=float, default=2e-3)
@@ -502,10 +502,10 @@ def main() -> None:
             p.add_argument("--head-dim", type=int, default=32)
             p.add_argument("--max-positions", type=int, default=2048)
             p.add_argument("--log-every", type=int, default=50)
-            p.add_argument("--induction-steps", type=int, default=0,
+            p.add_argument("--induction-steps", type=int, default=300,
                            help="warm-up steps on repeated random sequences before the task data")
             p.add_argument("--induction-length", type=int, default=64, help="length of each random half")
-            p.add_argument("--induction-alphabet", type=int, default=0,
+            p.add_argument("--induction-alphabet", type=int, default=10,
                            help="if > 0, half the warm-up rows use only this many random symbols")
             p.add_argument("--eval-every", type=int, default=0, help="quick held-out eval every N steps (0: off)")
             p.add_argument("--eval-quick", type=int, default=32, help="problems in the quick eval")

@@ -1,25 +1,28 @@
-// Suite `chain`: variable-binding chains with distractors, arithmetic mod 10.
+// Suite `chain`: variable-binding chains with distractors (pointer chasing), optionally with
+// arithmetic mod 10.
 //
 // Prompt: a shuffled list of one-line definitions, then the queried variables:
 //   k=7          a root: a digit
-//   x=k+3        a variable defined from exactly one other variable plus or minus a digit
+//   x=k          an alias of exactly one other variable (arithmetic=1: x=k+3, plus or minus a digit)
 //   ...
 //   find: m p q
 // The definitions form disjoint chains (every variable is used by at most one other
-// definition). Each queried variable is the top of its own chain of `depth` definitions;
-// the other `distractors` definitions form chains that are never needed.
+// definition). The first `queries` queried variables are the tops of their own chains of
+// depth_min..depth_max definitions; the other `distractors` definitions form chains that are
+// never needed.
 //
 // Trace: for each queried variable m in order, walk back from m to its chain's root. Each step
 // copies the definition of the variable just reached from the prompt, then rewrites m in terms
-// of the next variable down, folding the constants into one offset (mod 10):
-//   m=x-4        copy of m's definition
-//   m=x+6        m in terms of x (offset 0-4 = 6)
-//   x=k+3        copy of x's definition
-//   m=k+9        m in terms of k (offset 6+3 = 9)
+// of the next variable down:
+//   m=x          copy of m's definition
+//   m=x          m in terms of x
+//   x=k          copy of x's definition
+//   m=k          m in terms of k
 //   k=7          copy of the root's definition
-//   m=7+9=6      the value
-//   so m=6
-// and after the last query "answer: m=6 p=3 q=1".
+//   m=7          the value
+//   so m=7
+// and after the last query "answer: m=7 p=3 q=1". With arithmetic=1 the rewrite folds the
+// constants into one offset (mod 10): m=x-4 / m=x+6 / x=k+3 / m=k+9 / k=7 / m=7+9=6 / so m=6.
 //
 // Revisits (`revisits` > 0): after the chain tops, some queries name a variable lower on a chain
 // already walked (below that chain's previous query, above its root), interleaved at random.
@@ -28,20 +31,21 @@
 // long compared with the prompt, as in reasoning workloads. A chain's queries go down the chain,
 // so a bare name is only ever followed by its own definition's reference when it is looked up.
 //
-// Every step is one look-up of something
-// already in the context: the copied definition is the prompt line that starts with the name
-// the previous line ends with (hundreds of tokens back for later queries); the rewritten line
-// reads the two lines just above it; the answer reads each query's "so" line; the next query
-// comes from the "find:" line. The prompt lines of a chain are needed exactly when its query's
-// turn comes, and the "find:" line and the "so" lines are read again and again.
+// Every step is one look-up of something already in the context: the copied definition is the
+// prompt line that starts with the name the previous line ends with (hundreds of tokens back
+// for later queries); the rewritten line reads the two lines just above it; the answer reads
+// each query's "so" line; the next query comes from the "find:" line. The prompt lines of a
+// chain are needed exactly when its walks come, and the "find:" line and the "so" lines are
+// read again and again.
 //
 // Why this layout: it is what a small transformer learns fastest. Every far look-up copies the
 // tokens that followed an earlier occurrence of the current token (induction): with a
 // Qwen2-style pre-tokenizer "=x" is one piece, distinct from the bare "x" that starts a
-// definition, so a bare name occurs once in the prompt and "x" -> "=k" -> "+" -> "3" is a
-// chain of such copies. Layouts that need the inverse look-up (which line uses k?), as a
-// walk-back followed by a separate forward pass does, or that find a line by its last token
-// ("k+3=x"), were tried and learned far more slowly.
+// definition, so a bare name occurs once in the prompt and "x" -> "=k" is such a copy.
+// Layouts that need the inverse look-up (which line uses k?), as a walk-back followed by a
+// separate forward pass does, or that find a line by its last token ("k+3=x"), were tried and
+// learned far more slowly; so was the digit arithmetic of arithmetic=1 (a 1M-parameter model
+// trained for 25 CPU minutes copied every definition but got 74% of the offset digits right).
 #include <algorithm>
 #include <string>
 #include <vector>

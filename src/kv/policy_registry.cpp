@@ -12,13 +12,17 @@ std::vector<PolicyInfo>& mutable_registry() {
 }
 }  // namespace
 
-PolicyRegistrar::PolicyRegistrar(PolicyInfo info) { mutable_registry().push_back(std::move(info)); }
-
-const std::vector<PolicyInfo>& policy_registry() {
+// Registrars run during static initialisation (one thread); each keeps the list sorted by
+// name. Lookups never modify it: evaluation workers call policy_registry() concurrently (it
+// once sorted on every call, a data race that corrupted the heap under `eval --threads 2`).
+PolicyRegistrar::PolicyRegistrar(PolicyInfo info) {
   auto& r = mutable_registry();
-  std::sort(r.begin(), r.end(), [](const PolicyInfo& a, const PolicyInfo& b) { return a.name < b.name; });
-  return r;
+  auto at = std::upper_bound(r.begin(), r.end(), info.name,
+                             [](const std::string& name, const PolicyInfo& other) { return name < other.name; });
+  r.insert(at, std::move(info));
 }
+
+const std::vector<PolicyInfo>& policy_registry() { return mutable_registry(); }
 
 void policy_spec_add_option(PolicySpec& spec, const std::string& key_equals_value) {
   size_t eq = key_equals_value.find('=');

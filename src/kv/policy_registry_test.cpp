@@ -2,6 +2,8 @@
 // fail with a message naming the problem; capacities follow each schedule's peak.
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "kv/policy.h"
 #include "kv/policy_base.h"
@@ -27,6 +29,24 @@ TC_TEST(policy_registry_lists_every_policy_of_the_spec) {
   for (const char* n : {"full", "streaming", "h2o", "tova", "snapkv", "rkv", "curdkv", "random", "lazy", "vase",
                         "vase-dkv"})
     TC_EXPECT(names.count(n) == 1);
+}
+
+TC_TEST(policy_registry_is_sorted_and_safe_to_read_from_many_threads) {
+  const auto& list = policy_registry();
+  for (size_t i = 1; i < list.size(); ++i) TC_EXPECT(list[i - 1].name < list[i].name);
+  // `eval --threads N` builds policies on N workers at once; the registry must not change
+  // under them (it once re-sorted itself on every lookup and corrupted the heap).
+  const PolicyInfo* first = list.data();
+  std::vector<std::thread> workers;
+  std::vector<int> built(4, 0);
+  for (int t = 0; t < 4; ++t)
+    workers.emplace_back([&built, t] {
+      for (int i = 0; i < 200; ++i)
+        for (const char* name : {"full", "lazy", "vase", "h2o"}) built[size_t(t)] += make_policy(policy_spec(name, 256), kShape) != nullptr;
+    });
+  for (auto& w : workers) w.join();
+  for (int n : built) TC_EXPECT_EQ(n, 800);
+  TC_EXPECT(policy_registry().data() == first);
 }
 
 TC_TEST(policy_registry_builds_every_policy_with_defaults) {
