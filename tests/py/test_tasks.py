@@ -21,10 +21,15 @@ def eval_chain(prompt: str):
     lines = prompt.rstrip("\n").split("\n")
     defs = {}
     for line in lines[:-1]:
-        m = re.fullmatch(r"([a-zA-Z])=(?:([a-zA-Z])([-+]))?(\d)", line)
+        m = re.fullmatch(r"([a-zA-Z])=(?:([a-zA-Z])([-+])(\d)|(\d)|([a-zA-Z]))", line)
         assert m, line
         assert m.group(1) not in defs
-        defs[m.group(1)] = (m.group(2), m.group(3), int(m.group(4)))
+        if m.group(5) is not None:    # a root: k=7
+            defs[m.group(1)] = (None, None, int(m.group(5)))
+        elif m.group(6) is not None:  # an alias: x=k
+            defs[m.group(1)] = (m.group(6), None, 0)
+        else:                         # arithmetic=1: x=k+3
+            defs[m.group(1)] = (m.group(2), m.group(3), int(m.group(4)))
     assert lines[-1].startswith("find: ")
     queries = lines[-1][len("find: "):].split(" ")
 
@@ -33,7 +38,7 @@ def eval_chain(prompt: str):
         if ref is None:
             return d
         v = value(ref)
-        return {"+": (v + d) % 10, "-": (v - d) % 10}[op]
+        return v if op is None else {"+": (v + d) % 10, "-": (v - d) % 10}[op]
 
     return defs, queries, " ".join(f"{q}={value(q)}" for q in queries)
 
@@ -51,6 +56,10 @@ def test_jsonl_shape_and_answers(tc_bin):
         # defaults: 3 chains of 4-7 definitions, 12 distractors, 4 revisits
         assert len(queries) == 3 + 4 and 3 * 4 + 12 <= len(defs) <= 3 * 7 + 12
         assert len(set(queries)) == len(queries)
+        assert r["answer"] == answer
+    for r in tasks(tc_bin, "--suite", "chain", "--n", "20", "--seed", "3", "--param", "arithmetic=1"):
+        defs, queries, answer = eval_chain(r["prompt"])
+        assert any(op for _, op, _ in defs.values())  # x=k+3 definitions
         assert r["answer"] == answer
     for r in tasks(tc_bin, "--suite", "arith", "--n", "10", "--seed", "4", "--param", "terms=5", "--param", "digits=9"):
         numbers = r["prompt"][len("add: "):].strip().split("+")
