@@ -28,21 +28,8 @@ void write_reports(const std::string& out, const std::vector<EvalRow>& rows, con
 
 // --rows FILE: re-aggregates an existing JSONL (e.g. several runs concatenated).
 int report_from_rows(const std::string& path, const std::string& out, const std::string& title) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) TC_THROW("cannot open %s", path.c_str());
   std::vector<EvalRow> rows;
-  std::string line;
-  int line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    std::string where = path + ":" + std::to_string(line_no);
-    try {
-      rows.push_back(eval_row_from_json(Json::parse(line, where)));
-    } catch (const Error& e) {
-      TC_THROW("%s: %s", where.c_str(), e.what());
-    }
-  }
+  json_lines_for_each(path, [&](const Json& row, const std::string&) { rows.push_back(eval_row_from_json(row)); });
   TC_CHECK_ARG(!rows.empty(), "%s holds no result rows", path.c_str());
   cli::make_output_dir(out);
   EvalReportInfo info;

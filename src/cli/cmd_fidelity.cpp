@@ -101,26 +101,18 @@ FidelityText text_from_generation(const Model& model, const std::string& prompt,
 
 // --sequences FILE: texts saved by an earlier run (sequences.jsonl), cut to max_tokens.
 std::vector<FidelityText> texts_from_sequences(const std::string& path, int max_tokens) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) TC_THROW("--sequences: cannot open %s", path.c_str());
   std::vector<FidelityText> texts;
-  std::string line;
-  int line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    std::string where = path + ":" + std::to_string(line_no);
-    Json o = Json::parse(line, where);
+  json_lines_for_each(path, [&](const Json& o, const std::string&) {
     FidelityText t;
     TC_CHECK_ARG(o.is_object() && o.contains("name") && o.contains("tokens") && o.contains("prompt_tokens"),
-                 "%s: expected an object with name, prompt_tokens and tokens", where.c_str());
+                 "expected an object with name, prompt_tokens and tokens");
     t.name = o.at("name").as_string();
     t.source = o.get_string("source", path);
     t.prompt_tokens = int(o.at("prompt_tokens").as_int());
     for (const Json& id : o.at("tokens").as_array()) t.tokens.push_back(int32_t(id.as_int()));
     if (int(t.tokens.size()) > max_tokens) t.tokens.resize(size_t(max_tokens));
     texts.push_back(std::move(t));
-  }
+  });
   TC_CHECK_ARG(!texts.empty(), "--sequences: %s holds no sequences", path.c_str());
   return texts;
 }
@@ -141,21 +133,8 @@ void write_reports(const std::string& out, const std::vector<FidelityRow>& rows,
 // --rows FILE: results.md and the plots again from an existing rows.jsonl.
 int report_from_rows(const std::string& path, const std::string& out, const std::string& title,
                      const std::string& command) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) TC_THROW("cannot open %s", path.c_str());
   std::vector<FidelityRow> rows;
-  std::string line;
-  int line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = path + ":" + std::to_string(line_no);
-    try {
-      rows.push_back(fidelity_row_from_json(Json::parse(line, where)));
-    } catch (const Error& e) {
-      TC_THROW("%s: %s", where.c_str(), e.what());
-    }
-  }
+  json_lines_for_each(path, [&](const Json& row, const std::string&) { rows.push_back(fidelity_row_from_json(row)); });
   TC_CHECK_ARG(!rows.empty(), "%s holds no result rows", path.c_str());
   cli::make_output_dir(out);
   write_reports(out, rows, title, command, {"Aggregated from " + path + str_printf(" (%zu rows).", rows.size())});

@@ -57,23 +57,11 @@ class Output {
 
 // --check FILE: every line is a problem object plus "output" (the generated completion).
 int check_outputs(const std::string& path, Output& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) TC_THROW("cannot open %s", path.c_str());
-  std::string text;
-  int64_t n = 0, correct = 0, line_no = 0;
-  while (std::getline(in, text)) {
-    ++line_no;
-    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    std::string where = path + ":" + std::to_string(line_no);
-    Json object = Json::parse(text, where);
-    TaskProblem problem;
-    try {
-      problem = task_problem_from_json(object);
-    } catch (const Error& e) {
-      TC_THROW("%s: %s", where.c_str(), e.what());
-    }
+  int64_t n = 0, correct = 0;
+  json_lines_for_each(path, [&](const Json& object, const std::string&) {
+    const TaskProblem problem = task_problem_from_json(object);
     const Json* output = object.find("output");
-    if (!output || !output->is_string()) TC_THROW("%s: missing string field \"output\"", where.c_str());
+    if (!output || !output->is_string()) TC_THROW("missing string field \"output\"");
     const TaskSuite& suite = task_suite(problem.suite);
     bool ok = suite.check(problem, output->as_string());
     auto extracted = task_extract_answer(output->as_string());
@@ -84,7 +72,7 @@ int check_outputs(const std::string& path, Output& out) {
     out.line(result.dump());
     ++n;
     correct += ok;
-  }
+  });
   out.close();
   if (n == 0) TC_THROW("%s holds no problems", path.c_str());
   Json summary = Json::object();

@@ -434,4 +434,21 @@ std::string Json::dump(int indent) const {
   return out;
 }
 
+void json_lines_for_each(const std::string& path,
+                         const std::function<void(const Json& value, const std::string& where)>& visit) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) TC_THROW("cannot open %s", path.c_str());
+  std::string line;
+  for (int line_no = 1; std::getline(in, line); ++line_no) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = path + ":" + std::to_string(line_no);
+    const Json value = Json::parse(line, where);
+    try {
+      visit(value, where);
+    } catch (const Error& e) {
+      TC_THROW("%s: %s", where.c_str(), e.what());
+    }
+  }
+}
+
 }  // namespace tc

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -93,5 +94,11 @@ class Json {
 
 // Escapes a string as a JSON string literal (with quotes). Invalid UTF-8 bytes become U+FFFD.
 std::string json_quote(std::string_view s);
+
+// Reads a JSON Lines file: calls `visit(value, where)` for every non-blank line, where is
+// "PATH:LINE". Errors name the place: a malformed line through Json::parse, an error thrown
+// by `visit` prefixed with where. Throws "cannot open PATH" when the file cannot be read.
+void json_lines_for_each(const std::string& path,
+                         const std::function<void(const Json& value, const std::string& where)>& visit);
 
 }  // namespace tc

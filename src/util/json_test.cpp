@@ -1,8 +1,14 @@
+#include <fstream>
+#include <string>
+#include <vector>
+
 #include "util/error.h"
 #include "util/json.h"
 #include "util/testing.h"
 
 using tc::Json;
+using tc::json_lines_for_each;
+using tc::testing::temp_dir;
 
 TC_TEST(json_parses_nested_values) {
   Json j = Json::parse(R"({"a": [1, 2.5, -3e2, true, null], "b": {"c": "x\n\u00e9\ud83d\ude00"}, "n": 12345678901})");
@@ -36,4 +42,27 @@ TC_TEST(json_quote_escapes_and_replaces_invalid_utf8) {
   TC_EXPECT_EQ(tc::json_quote("a\"b\\c\x01"), std::string("\"a\\\"b\\\\c\\u0001\""));
   TC_EXPECT_EQ(tc::json_quote("\xff"), std::string("\"\xEF\xBF\xBD\""));
   TC_EXPECT_EQ(tc::json_quote("\xc3\xa9"), std::string("\"\xc3\xa9\""));
+}
+
+TC_TEST(json_lines_visit_every_nonblank_line_and_name_the_bad_one) {
+  const std::string path = temp_dir() + "/rows.jsonl";
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << "{\"a\": 1}\n\n  \r\n[2, 3]\n";
+  }
+  std::vector<std::string> seen;
+  json_lines_for_each(path, [&](const Json& v, const std::string& where) { seen.push_back(where + "=" + v.dump()); });
+  TC_EXPECT_EQ(seen.size(), size_t(2));
+  TC_EXPECT_EQ(seen[0], path + ":1={\"a\":1}");
+  TC_EXPECT_EQ(seen[1], path + ":4=[2,3]");
+  // An error thrown by the visitor is prefixed with the line it came from.
+  TC_EXPECT_THROWS(json_lines_for_each(path, [](const Json& v, const std::string&) { v.as_int(); }),
+                   ":1: expected an integer, found an object");
+  {
+    std::ofstream f(path, std::ios::binary | std::ios::app);
+    f << "{oops\n";
+  }
+  TC_EXPECT_THROWS(json_lines_for_each(path, [](const Json&, const std::string&) {}), ":5");
+  TC_EXPECT_THROWS(json_lines_for_each(temp_dir() + "/none.jsonl", [](const Json&, const std::string&) {}),
+                   "cannot open");
 }
