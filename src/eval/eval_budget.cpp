@@ -191,6 +191,12 @@ std::vector<PolicyChoice> policy_choice_parse_list(const std::string& text) {
   return list;
 }
 
+const PolicyChoice* policy_choice_find_full(const std::vector<PolicyChoice>& choices) {
+  for (const PolicyChoice& c : choices)
+    if (c.name == "full") return &c;
+  return nullptr;
+}
+
 int policy_default_window(const std::string& name, int budget, const std::map<std::string, std::string>& options) {
   if (name == "lazy") return std::max(16, budget / 8);
   if (name == "h2o") return budget / 2;

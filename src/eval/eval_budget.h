@@ -60,6 +60,8 @@ struct PolicyChoice {
 PolicyChoice policy_choice_parse(const std::string& item);
 // Comma-separated list; duplicates are an error.
 std::vector<PolicyChoice> policy_choice_parse_list(const std::string& text);
+// The `full` item of a list, if the user asked for it (its label is reported as requested).
+const PolicyChoice* policy_choice_find_full(const std::vector<PolicyChoice>& choices);
 
 // Policies whose decisions draw from the policy seed (Gumbel-top-k or uniform sampling, random
 // projections): vase, vase-dkv, curdkv, random. The others are deterministic: an evaluation
@@ -81,6 +83,16 @@ struct ResolvedBudget {
 // budget exists (naming the policy, the budget and its rule).
 ResolvedBudget budget_resolve(const PolicyChoice& choice, const BudgetSpec& spec, int full_length,
                               const KvCacheShape& shape);
+
+// One configuration that eval and fidelity run: a policy choice, the budget label the user
+// gave ("25%", "128"; "full" for the reference), its resolution and the policy seed.
+struct RunSpec {
+  PolicyChoice choice;
+  bool requested = true;  // false for the full-cache reference run nobody asked for
+  std::string budget_label = "full";
+  ResolvedBudget resolved;
+  uint64_t seed = 0;
+};
 
 // The window a policy uses by default for a budget (mirrors each policy's own default; -1 for
 // policies without a window; for policies unknown to the evaluation also -1).

@@ -28,21 +28,6 @@ std::vector<uint64_t> seeds_for(const EvalOptions& o, const PolicyChoice& choice
   return {o.seeds.front()};
 }
 
-const PolicyChoice* requested_full(const EvalOptions& o) {
-  for (const PolicyChoice& c : o.policies)
-    if (c.name == "full") return &c;
-  return nullptr;
-}
-
-// Everything one generation needs beyond the problem.
-struct RunSpec {
-  PolicyChoice choice;
-  bool requested = true;
-  std::string budget_label = "full";
-  ResolvedBudget resolved;
-  uint64_t seed = 0;
-};
-
 struct ProblemInput {
   const TaskProblem* problem = nullptr;
   uint64_t index = 0;
@@ -131,7 +116,7 @@ std::vector<EvalRow> run_problem(const Model& model, const EvalOptions& o, const
   const KvCacheShape shape = kv_cache_shape(model.config());
 
   // The full-cache reference first (per seed when sampling): percentages refer to its length.
-  const PolicyChoice* full_choice = requested_full(o);
+  const PolicyChoice* full_choice = policy_choice_find_full(o.policies);
   const PolicyChoice full = full_choice ? *full_choice : policy_choice_parse("full");
   const std::vector<uint64_t> full_seeds = sampling_on(o) ? o.seeds : std::vector<uint64_t>{o.seeds.front()};
   std::vector<EvalRow> rows;

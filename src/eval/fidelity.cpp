@@ -78,14 +78,6 @@ struct Sums {
   }
 };
 
-struct RunSpec {
-  PolicyChoice choice;
-  bool requested = true;
-  std::string budget_label = "full";
-  ResolvedBudget resolved;
-  uint64_t seed = 0;
-};
-
 // Runs one configuration over the text. With `fill` set it records the reference.
 FidelityRow run_config(const Model& model, const FidelityOptions& o, const FidelityText& text, const RunSpec& run,
                        const Reference* reference, Reference* fill, ThreadPool& pool) {
@@ -160,12 +152,6 @@ FidelityRow run_config(const Model& model, const FidelityOptions& o, const Fidel
   row.seconds = seconds;
   row.tokens_per_s = seconds > 0 ? double(T) / seconds : 0;
   return row;
-}
-
-const PolicyChoice* requested_full(const FidelityOptions& o) {
-  for (const PolicyChoice& c : o.policies)
-    if (c.name == "full") return &c;
-  return nullptr;
 }
 
 std::vector<RunSpec> policy_runs(const FidelityOptions& o, const FidelityText& text, const KvCacheShape& shape) {
@@ -298,7 +284,7 @@ void fidelity_run(const Model& model, const FidelityOptions& o, const std::vecto
     ThreadPool reference_pool(1);
     Reference reference;
     RunSpec full_run;
-    const PolicyChoice* full = requested_full(o);
+    const PolicyChoice* full = policy_choice_find_full(o.policies);
     full_run.choice = full ? *full : policy_choice_parse("full");
     full_run.requested = full != nullptr;
     full_run.seed = o.seeds.front();

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "util/utf8.h"  // utf8_append, used with the decoders below
+
 namespace tc {
 
 // General categories, in the generator's order.
@@ -48,7 +50,6 @@ struct Utf8Char {
   bool valid;
 };
 Utf8Char utf8_decode(std::string_view s, size_t pos);
-void utf8_append(std::string& out, uint32_t cp);
 bool utf8_is_valid(std::string_view s);
 // Replaces every invalid sequence by U+FFFD (maximal subparts, as above).
 std::string utf8_sanitize(std::string_view s);
