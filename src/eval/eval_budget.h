@@ -94,6 +94,22 @@ struct RunSpec {
   uint64_t seed = 0;
 };
 
+// Copies what identifies a run into a result row. EvalRow and FidelityRow name these fields
+// alike (policy, policy_name, requested, budget_label, budget_target, budget, window,
+// options, seed), so one template serves both.
+template <typename Row>
+void row_set_run(Row& row, const RunSpec& run) {
+  row.policy = run.choice.label;
+  row.policy_name = run.choice.name;
+  row.requested = run.requested;
+  row.budget_label = run.budget_label;
+  row.budget_target = run.resolved.target;
+  row.budget = run.resolved.budget;
+  row.window = run.resolved.window;
+  row.options = run.resolved.options;
+  row.seed = run.seed;
+}
+
 // The window a policy uses by default for a budget (mirrors each policy's own default; -1 for
 // policies without a window; for policies unknown to the evaluation also -1).
 int policy_default_window(const std::string& name, int budget, const std::map<std::string, std::string>& options);

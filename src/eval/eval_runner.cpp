@@ -65,15 +65,7 @@ EvalRow run_one(const Model& model, const EvalOptions& o, const TaskSuite& suite
 
   EvalRow row;
   row.problem = in.problem->id;
-  row.policy = run.choice.label;
-  row.policy_name = run.choice.name;
-  row.requested = run.requested;
-  row.budget_label = run.budget_label;
-  row.budget_target = run.resolved.target;
-  row.budget = run.resolved.budget;
-  row.window = run.resolved.window;
-  row.options = run.resolved.options;
-  row.seed = run.seed;
+  row_set_run(row, run);
   row.correct = suite.check(*in.problem, result.text);
   std::optional<std::string> answer = task_extract_answer(result.text);
   row.answered = answer.has_value();

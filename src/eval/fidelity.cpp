@@ -131,15 +131,7 @@ FidelityRow run_config(const Model& model, const FidelityOptions& o, const Fidel
   const double seconds = now_seconds() - t0;
 
   row.text = text.name;
-  row.policy = run.choice.label;
-  row.policy_name = run.choice.name;
-  row.requested = run.requested;
-  row.budget_label = run.budget_label;
-  row.budget_target = run.resolved.target;
-  row.budget = run.resolved.budget;
-  row.window = run.resolved.window;
-  row.options = run.resolved.options;
-  row.seed = run.seed;
+  row_set_run(row, run);
   row.sequence_tokens = T;
   row.prompt_tokens = k;
   row.all = sums.metrics();
