@@ -42,35 +42,61 @@ from testbed_tokenizer import EOS_TOKEN, save_tokenizer_folder, train_tokenizer 
 TRAIN_SEED_BASE = 1000
 HELDOUT_SEED = 1
 
-# The shipped difficulty: what the model is evaluated on (and what eviction is measured on).
-# Three chains of 4-7 aliases, 12 distractor definitions, and 4 revisits (queries lower on a
-# chain walked before, whose walks re-read definitions read earlier), no arithmetic (with
-# mod-10 offsets the 1M-parameter CPU model learned the look-ups but not the digit arithmetic:
-# 74% per offset digit after 3000 steps, no exact answers).
+# The shipped difficulty of `chain` (models/testbed): three chains of 4-7 aliases, 12 distractor
+# definitions and 4 revisits, no arithmetic (with mod-10 offsets the 1M-parameter CPU model learned
+# the look-ups but not the digit arithmetic: 74% per offset digit after 3000 steps, no exact answers).
 EVAL_PARAMS = {"queries": 3, "depth_min": 4, "depth_max": 7, "distractors": 12, "distractor_depth": 4,
                "revisits": 4, "arithmetic": 0}
 
-# Training data by stage of the run: (start fraction of --steps, [(weight, suite params)]).
-# The look-ups are learned first on short problems (one query, few distractors: short, cheap
-# sequences where copying is easy to discover), then the mixture moves to the shipped
-# difficulty, with some easier problems kept and some harder ones (longer chains, more
-# revisits) so that the model does not rely on the shipped sizes.
+# Training data by stage of the run: (start fraction of --steps, [(weight, suite, suite params)]).
+# The skills are learned first on short problems (cheap sequences where each rule is easy to
+# discover), then the mixture moves to the shipped difficulty, with some easier problems kept and
+# some harder ones so that the model does not rely on the shipped sizes.
 TINY = {"queries": 1, "depth_min": 2, "depth_max": 3, "distractors": 2, "distractor_depth": 2, "revisits": 0, "arithmetic": 0}
 RECALL = {"queries": 4, "depth_min": 1, "depth_max": 2, "distractors": 4, "distractor_depth": 2, "revisits": 0, "arithmetic": 0}
 EASY = {"queries": 1, "depth_min": 3, "depth_max": 5, "distractors": 6, "distractor_depth": 3, "revisits": 1, "arithmetic": 0}
 MEDIUM = {"queries": 2, "depth_min": 3, "depth_max": 6, "distractors": 10, "distractor_depth": 4, "revisits": 2, "arithmetic": 0}
 HARD = {"queries": 3, "depth_min": 5, "depth_max": 8, "distractors": 16, "distractor_depth": 5, "revisits": 6, "arithmetic": 0}
+
+# The long-trace suites (models/testbed-long): `maze` and `sum` at their defaults are the shipped
+# difficulty (thinkcache tasks --list); smaller instances teach the rules first.
+MAZE_SMALL = {"rooms": 10, "targets": 1}
+MAZE_MEDIUM = {"rooms": 24, "targets": 2}
+MAZE_HARD = {"rooms": 52, "targets": 5}
+SUM_SMALL = {"items": 4, "digits_min": 1, "digits_max": 3}
+SUM_MEDIUM = {"items": 8}
+SUM_HARD = {"items": 16, "digits_min": 2, "digits_max": 5}
+
 CURRICULA = {
     "full": [
-        (0.0, [(0.5, TINY), (0.5, RECALL)]),
-        (0.30, [(0.2, RECALL), (0.4, EASY), (0.4, MEDIUM)]),
-        (0.55, [(0.1, EASY), (0.3, MEDIUM), (0.6, EVAL_PARAMS)]),
-        (0.80, [(0.1, MEDIUM), (0.7, EVAL_PARAMS), (0.2, HARD)]),
+        (0.0, [(0.5, "chain", TINY), (0.5, "chain", RECALL)]),
+        (0.30, [(0.2, "chain", RECALL), (0.4, "chain", EASY), (0.4, "chain", MEDIUM)]),
+        (0.55, [(0.1, "chain", EASY), (0.3, "chain", MEDIUM), (0.6, "chain", EVAL_PARAMS)]),
+        (0.80, [(0.1, "chain", MEDIUM), (0.7, "chain", EVAL_PARAMS), (0.2, "chain", HARD)]),
     ],
-    "easy": [(0.0, [(1.0, TINY)]), (0.3, [(0.3, TINY), (0.7, EASY)])],  # pilots: is the look-up learnable?
-    "shipped": [(0.0, [(1.0, EVAL_PARAMS)])],
-    "recall": [(0.0, [(1.0, RECALL)])],
-    "tiny": [(0.0, [(0.5, TINY), (0.5, RECALL)])],
+    "long": [
+        (0.0, [(0.5, "maze", MAZE_SMALL), (0.5, "sum", SUM_SMALL)]),
+        (0.25, [(0.2, "maze", MAZE_SMALL), (0.3, "maze", MAZE_MEDIUM), (0.2, "sum", SUM_SMALL), (0.3, "sum", SUM_MEDIUM)]),
+        (0.50, [(0.1, "maze", MAZE_MEDIUM), (0.4, "maze", {}), (0.1, "sum", SUM_MEDIUM), (0.4, "sum", {})]),
+        (0.80, [(0.35, "maze", {}), (0.15, "maze", MAZE_HARD), (0.35, "sum", {}), (0.15, "sum", SUM_HARD)]),
+    ],
+    "maze-pilot": [(0.0, [(1.0, "maze", MAZE_SMALL)]), (0.4, [(0.3, "maze", MAZE_SMALL), (0.7, "maze", MAZE_MEDIUM)])],
+    "sum-pilot": [(0.0, [(1.0, "sum", SUM_SMALL)]), (0.4, [(0.3, "sum", SUM_SMALL), (0.7, "sum", SUM_MEDIUM)])],
+    "easy": [(0.0, [(1.0, "chain", TINY)]), (0.3, [(0.3, "chain", TINY), (0.7, "chain", EASY)])],
+    "shipped": [(0.0, [(1.0, "chain", EVAL_PARAMS)])],
+    "recall": [(0.0, [(1.0, "chain", RECALL)])],
+    "tiny": [(0.0, [(0.5, "chain", TINY), (0.5, "chain", RECALL)])],
+}
+# What each curriculum is evaluated on: suite -> params (the held-out problems, task seed 1).
+CURRICULUM_EVAL = {
+    "full": {"chain": EVAL_PARAMS},
+    "long": {"maze": {}, "sum": {}},
+    "maze-pilot": {"maze": MAZE_MEDIUM},
+    "sum-pilot": {"sum": SUM_MEDIUM},
+    "easy": {"chain": EASY},
+    "shipped": {"chain": EVAL_PARAMS},
+    "recall": {"chain": RECALL},
+    "tiny": {"chain": TINY},
 }
 
 
@@ -144,12 +170,14 @@ def encode_rows(tok, rows: list[dict]) -> list[Encoded]:
 
 
 class TrainStream:
-    """An endless, seeded stream of training batches: fresh problems chunk by chunk (task seed
-    TRAIN_SEED_BASE + k), batched by similar length to save padding."""
+    """An endless, seeded stream of training batches: fresh problems chunk by chunk (task seeds
+    TRAIN_SEED_BASE + 8k + entry for chunk k), batched by similar length to save padding. A batch
+    holds `batch_size` problems, or with `batch_tokens` as many as fit in that many (padded) tokens."""
 
-    def __init__(self, exe, tok, batch_size: int, chunk_size: int, seed: int, heldout_prompts: set[str],
-                 curriculum: list):
+    def __init__(self, exe, tok, batch_size: int, batch_tokens: int, chunk_size: int, seed: int,
+                 heldout_prompts: set[str], curriculum: list):
         self.exe, self.tok, self.batch_size, self.chunk_size = exe, tok, batch_size, chunk_size
+        self.batch_tokens = batch_tokens
         self.curriculum = curriculum
         self.rng = random.Random(seed)
         self.heldout_prompts = heldout_prompts
@@ -159,23 +187,33 @@ class TrainStream:
     def _refill(self, progress: float) -> None:
         rows = []
         mixture = [m for start, m in self.curriculum if start <= progress][-1]
-        weights = [w for w, _ in mixture]
-        for i, (w, params) in enumerate(mixture):
+        weights = [w for w, _, _ in mixture]
+        for i, (w, suite, params) in enumerate(mixture):
             n = max(1, round(self.chunk_size * w / sum(weights)))
             # Task seed: one per (chunk, mixture entry), all >= TRAIN_SEED_BASE.
-            rows += generate(self.exe, "chain", n, TRAIN_SEED_BASE + self.chunk * 8 + i, params)
+            rows += generate(self.exe, suite, n, TRAIN_SEED_BASE + self.chunk * 8 + i, params)
         leaked = sum(r["prompt"] in self.heldout_prompts for r in rows)
         if leaked:
             raise RuntimeError(f"{leaked} held-out prompts appear in training chunk {self.chunk}")
         self.chunk += 1
         examples = encode_rows(self.tok, rows)
         self.rng.shuffle(examples)
-        # Sort within windows of 16 batches, so each batch holds similar lengths.
+        # Sort within windows, so each batch holds similar lengths.
         window = 16 * self.batch_size
         batches = []
-        for start in range(0, len(examples) - self.batch_size + 1, window):
+        for start in range(0, len(examples), window):
             part = sorted(examples[start:start + window], key=len)
-            batches += [part[i:i + self.batch_size] for i in range(0, len(part) - self.batch_size + 1, self.batch_size)]
+            if not self.batch_tokens:
+                batches += [part[i:i + self.batch_size] for i in range(0, len(part) - self.batch_size + 1, self.batch_size)]
+                continue
+            batch: list[Encoded] = []
+            for e in part:
+                if batch and (len(batch) + 1) * len(e) > self.batch_tokens:
+                    batches.append(batch)
+                    batch = []
+                batch.append(e)
+            if batch:
+                batches.append(batch)
         self.rng.shuffle(batches)
         self.batches = batches
 
@@ -228,6 +266,13 @@ def make_model(args, vocab_size: int, eos_id: int, max_positions: int):
         use_cache=True,
     )
     return Qwen3ForCausalLM(config)
+
+
+def autocast_for(device, bf16: bool):
+    """bf16 autocast on a GPU always, on the CPU when asked (about 1.5x faster there)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
 
 
 def pick_device(name: str) -> torch.device:
@@ -299,8 +344,7 @@ def greedy_outputs(model, tok, rows: list[dict], device, batch_size: int = 64, e
         for b, p in enumerate(prompts):
             ids[b, width - len(p):] = torch.tensor(p)
             mask[b, width - len(p):] = 1
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
-        with autocast:
+        with autocast_for(device, False):
             gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=budget,
                                  do_sample=False, eos_token_id=eos, pad_token_id=eos)
         for b, i in enumerate(idx):
@@ -309,6 +353,23 @@ def greedy_outputs(model, tok, rows: list[dict], device, batch_size: int = 64, e
                 new = new[:new.index(eos)]
             outputs[i] = tok.decode(new, skip_special_tokens=False)
     return outputs
+
+
+def quick_eval_thinkcache(exe: pathlib.Path, model_dir: pathlib.Path, suite: str, params: dict, n: int) -> dict:
+    """Greedy full-cache accuracy of a saved model on the first n held-out problems, by
+    `thinkcache eval` (the engine's own generation path)."""
+    t0 = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [str(exe), "eval", "--model", str(model_dir), "--suite", suite, "--n", str(n), "--task-seed",
+               str(HELDOUT_SEED), "--policies", "full", "--budgets", "100%", "--kv-dtype", "f32", "--quiet",
+               "--out", tmp]
+        for key, value in params.items():
+            cmd += ["--param", f"{key}={value}"]
+        subprocess.run(cmd, capture_output=True, text=True, check=True)
+        rows = [json.loads(line) for line in (pathlib.Path(tmp) / "rows.jsonl").read_text().splitlines()]
+    correct = sum(r["correct"] for r in rows)
+    return {"n": len(rows), "correct": correct, "accuracy": correct / max(1, len(rows)),
+            "seconds": round(time.time() - t0, 1), "engine": "thinkcache"}
 
 
 def evaluate(model, tok, exe, rows, device, verbose: int = 0) -> dict:
@@ -354,20 +415,29 @@ def cmd_train(args) -> None:
     out = pathlib.Path(args.out)
     started = time.time()
 
-    # Tokenizer from the first training chunk's text (and some arith text, so the vocabulary
-    # also covers the second suite).
-    corpus = generate(exe, "chain", 3000, TRAIN_SEED_BASE, EVAL_PARAMS) + generate(exe, "arith", 300, TRAIN_SEED_BASE, {})
+    # Tokenizer from training text of every suite the curriculum uses (the chain model's also
+    # from arith text, as it was trained).
+    suites = sorted({suite for _, mixture in CURRICULA[args.curriculum] for _, suite, _ in mixture})
+    if suites == ["chain"]:
+        corpus = generate(exe, "chain", 3000, TRAIN_SEED_BASE, EVAL_PARAMS) + generate(exe, "arith", 300, TRAIN_SEED_BASE, {})
+    else:
+        corpus = [r for suite in suites for r in generate(exe, suite, 1000, TRAIN_SEED_BASE, {})]
     tok = train_tokenizer([r["prompt"] + r["trace"] for r in corpus])
     for name in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ":
-        # Each reference "=x" is one token, distinct from the name "x" that starts a definition.
-        assert len(tok.encode(f"a={name}+1\n").ids) == 5, f"'={name}' is not one token"
+        # Every name is one token bare (the start of a line that defines it) and one token after
+        # '=' or ' ' (a reference to it): a look-up is an induction copy.
+        if "chain" in suites:
+            assert len(tok.encode(f"a={name}+1\n").ids) == 5, f"'={name}' is not one token"
+        if "maze" in suites:
+            assert len(tok.encode(f"{name}: {name} {name}\n").ids) == 5, f"'{name}' or ' {name}' is not one token"
     eos = tok.token_to_id(EOS_TOKEN)
     vocab = (tok.get_vocab_size() + 15) // 16 * 16  # padded, like Qwen's embedding tables
 
-    eval_params = {"easy": EASY, "recall": RECALL, "tiny": TINY}.get(args.curriculum, EVAL_PARAMS)
-    heldout = generate(exe, "chain", args.eval_n, HELDOUT_SEED, eval_params)
-    heldout_prompts = {r["prompt"] for r in heldout}
-    stream = TrainStream(exe, tok, args.batch, args.chunk, args.seed, heldout_prompts, CURRICULA[args.curriculum])
+    eval_sets = {suite: generate(exe, suite, args.eval_n, HELDOUT_SEED, params)
+                 for suite, params in CURRICULUM_EVAL[args.curriculum].items()}
+    heldout_prompts = {r["prompt"] for rows in eval_sets.values() for r in rows}
+    stream = TrainStream(exe, tok, args.batch, args.batch_tokens, args.chunk, args.seed, heldout_prompts,
+                         CURRICULA[args.curriculum])
 
     model = make_model(args, vocab, eos, args.max_positions).to(device)
     n_params = sum(p.numel() for p in model.parameters())
@@ -402,8 +472,7 @@ def cmd_train(args) -> None:
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
         ids, labels, mask, lookup = collate(stream.next(step / args.steps), eos, device)
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
-        with autocast:
+        with autocast_for(device, args.bf16):
             logits = model(input_ids=ids, attention_mask=mask).logits    # logits: [batch][width][vocab]
         loss = torch.nn.functional.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),
                                                  labels[:, 1:].reshape(-1), ignore_index=-100)
@@ -429,16 +498,25 @@ def cmd_train(args) -> None:
                   f"lr {point['lr']:.2e}  {point['minutes']:.1f} min  {seen_tokens / 1e6:.1f}M tok", flush=True)
             running, running_tokens, lookup_hits, lookup_total = 0.0, 0, 0, 0
         if args.eval_every and (step + 1) % args.eval_every == 0:
-            result = evaluate(model, tok, exe, heldout[:args.eval_quick], device)
-            result["step"] = step + 1
-            log["evals"].append(result)
-            model.save_pretrained(out / "checkpoint", safe_serialization=True)  # for inspection mid-run
-            print(f"  eval@{step + 1}: {result['correct']}/{result['n']} ({result['seconds']} s)", flush=True)
+            # Quick held-out check through thinkcache (full cache, greedy): far faster than
+            # transformers' generate on the CPU; the final evaluation below uses transformers.
+            model.save_pretrained(out / "checkpoint", safe_serialization=True)
+            save_tokenizer_folder(tok, out / "checkpoint", model_max_length=args.max_positions)
+            for suite, rows in eval_sets.items():
+                result = quick_eval_thinkcache(exe, out / "checkpoint", suite, CURRICULUM_EVAL[args.curriculum][suite],
+                                               args.eval_quick)
+                result.update({"step": step + 1, "suite": suite})
+                log["evals"].append(result)
+                print(f"  eval@{step + 1} {suite}: {result['correct']}/{result['n']} ({result['seconds']} s)", flush=True)
 
     train_minutes = (time.time() - train_started) / 60
-    final = evaluate(model, tok, exe, heldout, device, verbose=args.show_wrong)
-    print(f"final held-out accuracy {final['correct']}/{final['n']} = {final['accuracy']:.3f}  "
-          f"(prompt {final['mean_prompt_tokens']:.0f} tok, trace {final['mean_trace_tokens']:.0f} tok)", flush=True)
+    finals = {}
+    for suite, rows in eval_sets.items():
+        final = evaluate(model, tok, exe, rows, device, verbose=args.show_wrong)
+        finals[suite] = final
+        print(f"final held-out accuracy {suite}: {final['correct']}/{final['n']} = {final['accuracy']:.3f}  "
+              f"(prompt {final['mean_prompt_tokens']:.0f} tok, trace {final['mean_trace_tokens']:.0f} tok, "
+              f"{final['seconds']} s)", flush=True)
 
     out.mkdir(parents=True, exist_ok=True)
     model.config.dtype = torch.float32
@@ -447,7 +525,7 @@ def cmd_train(args) -> None:
     save_tokenizer_folder(tok, out, model_max_length=args.max_positions)
     log.update({"steps_done": step + 1 if not stopped_early else step, "stopped_early": stopped_early,
                 "train_minutes": train_minutes, "total_minutes": (time.time() - started) / 60,
-                "final_eval": final, "eval_params": eval_params, "curriculum": CURRICULA[args.curriculum],
+                "final_eval": finals, "eval_params": CURRICULUM_EVAL[args.curriculum], "curriculum": CURRICULA[args.curriculum],
                 "heldout_seed": HELDOUT_SEED, "train_seed_base": TRAIN_SEED_BASE, "device": str(device),
                 "torch": torch.__version__})
     (out / "training_log.json").write_text(json.dumps(log, indent=1) + "\n")
@@ -463,13 +541,13 @@ def cmd_eval(args) -> None:
     exe = thinkcache_binary(args.thinkcache)
     model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).to(device)
     tok = Tokenizer.from_file(str(pathlib.Path(args.model) / "tokenizer.json"))
-    params = dict(EVAL_PARAMS)
+    params = dict(EVAL_PARAMS) if args.suite == "chain" else {}
     for item in args.param:
         key, value = item.split("=", 1)
         params[key] = int(value)
-    rows = generate(exe, "chain", args.n, args.seed, params)
+    rows = generate(exe, args.suite, args.n, args.seed, params)
     result = evaluate(model, tok, exe, rows, device, verbose=args.show_wrong)
-    result.update({"suite": "chain", "seed": args.seed, "params": params})
+    result.update({"suite": args.suite, "seed": args.seed, "params": params})
     print(json.dumps(result, indent=1))
 
 
@@ -488,6 +566,9 @@ def main() -> None:
             p.add_argument("--steps", type=int, default=4000, help="length of the LR schedule")
             p.add_argument("--minutes", type=float, default=0, help="stop early after this many minutes (0: never)")
             p.add_argument("--batch", type=int, default=16)
+            p.add_argument("--batch-tokens", type=int, default=0,
+                           help="if > 0, batches hold as many problems as fit in this many padded tokens")
+            p.add_argument("--bf16", action="store_true", help="bf16 autocast on the CPU too (always on a GPU)")
             p.add_argument("--chunk", type=int, default=1000, help="problems generated per data chunk")
             p.add_argument("--curriculum", default="full", choices=sorted(CURRICULA))
             p.add_argument("--lr", type=float, default=2e-3)
@@ -514,6 +595,7 @@ def main() -> None:
             p.add_argument("--model", default=str(REPO / "models" / "testbed"))
             p.add_argument("--n", type=int, default=256)
             p.add_argument("--seed", type=int, default=HELDOUT_SEED)
+            p.add_argument("--suite", default="chain", help="task suite (chain: at the chain model's shipped difficulty)")
             p.add_argument("--param", action="append", default=[], help="suite parameter key=value")
     args = ap.parse_args()
     {"train": cmd_train, "eval": cmd_eval}[args.command](args)

@@ -81,6 +81,8 @@ struct KvReport {
   int capacity_slots = 0;                  // slots allocated per (layer, store head)
   int peak_tokens = 0;                     // most live slots any (layer, head) held (before eviction)
   int64_t peak_live_slots = 0;             // most live slots summed over (layer, head)
+  double mean_live_slots = 0;              // live slots summed over (layer, head), averaged over the
+                                           // decode steps (what each step's attention read)
   uint64_t bytes_allocated = 0;            // K+V storage allocated once: capacity x bytes per slot
   // A native (GQA) full cache of the same dtype holding the whole sequence: earlier tokens of
   // the session + prompt + every generated token.

@@ -79,6 +79,7 @@ void read_eval_problem_options(Args& args, eval::EvalOptions& o) {
   o.sampling.top_k = args.get_int("top-k", 0);
   TC_CHECK_ARG(o.sampling.temperature >= 0, "%s: --temp must be >= 0", cmd.c_str());
   o.kv_dtype = args.get("kv-dtype", o.kv_dtype);
+  o.budget_mode = eval::budget_mode_parse(args.get("budget-mode", eval::budget_mode_name(o.budget_mode)));
   o.threads = read_worker_threads(args);
 }
 
@@ -119,6 +120,7 @@ std::string eval_command_line(const std::string& model, const eval::EvalOptions&
   list.clear();
   for (const auto& b : o.budgets) list += (list.empty() ? "" : ",") + b.label;
   if (!list.empty()) cmd += " --budgets " + list;
+  if (o.budget_mode != eval::BudgetMode::Suite) cmd += std::string(" --budget-mode ") + eval::budget_mode_name(o.budget_mode);
   list.clear();
   for (uint64_t s : o.seeds) list += (list.empty() ? "" : ",") + std::to_string(s);
   cmd += " --seeds " + list;

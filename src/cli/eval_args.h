@@ -35,6 +35,7 @@ std::string eval_command_line(const std::string& model, const eval::EvalOptions&
 
 #define TC_EVAL_PROBLEM_USAGE                                                                          \
   "[--suite NAME] [--param key=value ...] [--task-seed S] [--start I] [--n N] [--max-tokens N | "     \
-  "--max-tokens-factor F] [--temp T [--top-p P] [--top-k K]] [--kv-dtype f16|bf16|f32] [--threads N]"
+  "--max-tokens-factor F] [--temp T [--top-p P] [--top-k K]] [--kv-dtype f16|bf16|f32] [--budget-mode suite|problem] " \
+  "[--threads N]"
 
 }  // namespace tc::cli

@@ -178,6 +178,9 @@ GenerateResult run_generation(Session& session, const std::vector<int32_t>& prom
   kv.capacity_slots = cache.capacity();
   kv.peak_tokens = after.peak_tokens;
   kv.peak_live_slots = after.peak_live_slots;
+  kv.mean_live_slots = decode_steps > 0 ? double(after.decode_live_slot_steps - before.decode_live_slot_steps) /
+                                              double(decode_steps)
+                                        : double(cache.live_slots());
   kv.bytes_allocated = cache.kv_bytes_allocated();
   // The whole sequence (earlier turns, the prompt and every generated token, the last one
   // included although it was never forwarded) in a native GQA cache of the same dtype.
@@ -235,6 +238,7 @@ Json generate_result_json(const GenerateResult& r) {
   out.set("kv_capacity_slots", kv.capacity_slots);
   out.set("kv_peak_tokens", kv.peak_tokens);
   out.set("kv_peak_live_slots", Json(kv.peak_live_slots));
+  out.set("kv_mean_live_slots", kv.mean_live_slots);
   out.set("kv_bytes_allocated", Json(kv.bytes_allocated));
   out.set("kv_bytes_full_cache_equivalent", Json(kv.bytes_full_cache_equivalent));
   out.set("evictions", Json(kv.evictions));

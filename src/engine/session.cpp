@@ -42,6 +42,7 @@ void Session::forward(const int32_t* ids, int n, bool is_prefill, LogitsMode mod
   runner_.forward(cache_, policy_, ids, positions_.data(), n, mode, logits, pool_);
   stats_.peak_tokens = std::max(stats_.peak_tokens, cache_.max_size());
   stats_.peak_live_slots = std::max(stats_.peak_live_slots, cache_.live_slots());
+  if (!is_prefill) stats_.decode_live_slot_steps += cache_.live_slots();
   if (policy_) policy_->end_forward(info);
   n_past_ += n;
 

@@ -36,6 +36,7 @@ struct SessionStats {
   uint64_t decode_bytes = 0;
   int peak_tokens = 0;          // most live slots of any (layer, head), before eviction
   int64_t peak_live_slots = 0;  // most live slots summed over (layer, head)
+  int64_t decode_live_slot_steps = 0;  // sum over decode steps of the live slots their attention read
 };
 
 class Session {

@@ -32,57 +32,44 @@ bool all_digits(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-const PolicyInfo* find_policy(const std::string& name) {
-  for (const PolicyInfo& info : policy_registry())
-    if (info.name == name) return &info;
-  return nullptr;
-}
-
 std::string known_policy_names() {
   std::string names;
   for (const PolicyInfo& info : policy_registry()) names += (names.empty() ? "" : ", ") + info.name;
   return names;
 }
 
-// How the evaluation treats a policy's window (see the header).
-struct WindowRule {
-  const char* policy;
-  bool scaled;                 // the default window is scaled down to target / 8 when larger
-  const char* period_option;   // an option holding an eviction period scaled the same way, or null
-  int default_period;
-};
-
-const WindowRule kWindowRules[] = {
-    {"vase", true, nullptr, 0},      {"vase-dkv", true, nullptr, 0}, {"curdkv", true, nullptr, 0},
-    {"random", true, nullptr, 0},    {"snapkv", true, nullptr, 0},   {"lazy", false, nullptr, 0},
-    {"h2o", false, nullptr, 0},      {"rkv", false, "every", 128},
-};
-
-const WindowRule* window_rule(const std::string& name) {
-  for (const WindowRule& r : kWindowRules)
-    if (name == r.policy) return &r;
-  return nullptr;
+const PolicyInfo& info_of(const PolicyChoice& choice) {
+  const PolicyInfo* info = policy_info(choice.name);
+  TC_CHECK_ARG(info != nullptr, "internal error: policy %s is not registered", choice.name.c_str());
+  return *info;
 }
 
-std::string option_or(const std::map<std::string, std::string>& options, const std::string& key,
-                      const std::string& def) {
-  auto it = options.find(key);
-  return it == options.end() ? def : it->second;
+// Per-problem mode: a window that is a fixed default (the same at any budget: VaSE's R,
+// SnapKV's w, random's W, R-KV's alpha) is scaled down with the target; a budget-relative one
+// (lazy's max(16, B/8), H2O's B/2) is the policy's own scaling.
+bool window_is_fixed_default(const PolicyInfo& info, const std::map<std::string, std::string>& options) {
+  if (!info.default_window) return false;
+  PolicySpec spec;
+  spec.name = info.name;
+  spec.options = options;
+  return info.default_window(1 << 10, spec) == info.default_window(1 << 14, spec);
 }
 
 // round(target / 8), at least 1: the largest window the evaluation lets a budget have.
 int scaled_window(int target) { return std::max(1, int(std::lround(double(target) / kWindowBudgetRatio))); }
 
 // make_policy's verdict on (budget, window, options); the error message when it refuses.
+// On success, *keeps_prompt says whether the policy keeps the prompt whole at prefill.
 bool policy_accepts(const PolicyChoice& choice, int budget, int window, const std::map<std::string, std::string>& options,
-                    const KvCacheShape& shape, std::string* why) {
+                    const KvCacheShape& shape, std::string* why, bool* keeps_prompt = nullptr) {
   PolicySpec spec;
   spec.name = choice.name;
   spec.budget = budget;
   spec.window = window;
   spec.options = options;
   try {
-    make_policy(spec, shape);
+    std::unique_ptr<KvPolicy> policy = make_policy(spec, shape);
+    if (keeps_prompt) *keeps_prompt = policy->keeps_prompt();
     return true;
   } catch (const Error& e) {
     if (why) *why = e.what();
@@ -91,6 +78,24 @@ bool policy_accepts(const PolicyChoice& choice, int budget, int window, const st
 }
 
 }  // namespace
+
+BudgetMode budget_mode_parse(const std::string& text) {
+  if (text == "suite") return BudgetMode::Suite;
+  if (text == "problem") return BudgetMode::Problem;
+  TC_THROW("--budget-mode: \"%s\" is not a budget mode (expected suite or problem)", text.c_str());
+}
+
+const char* budget_mode_name(BudgetMode mode) { return mode == BudgetMode::Suite ? "suite" : "problem"; }
+
+bool budget_fits_prompt(const ResolvedBudget& r, int prompt_tokens, std::string* why) {
+  if (r.budget == 0 || !r.keeps_prompt) return true;
+  const int window = std::max(0, r.window);
+  if (int64_t(prompt_tokens) + window <= r.budget) return true;
+  if (why)
+    *why = str_printf("budget %d cannot hold the %d-token prompt plus the %d-token window (the policy keeps the "
+                      "prompt whole at prefill)", r.budget, prompt_tokens, window);
+  return false;
+}
 
 BudgetSpec budget_parse(const std::string& item) {
   BudgetSpec spec;
@@ -132,16 +137,12 @@ std::vector<BudgetSpec> budget_parse_list(const std::string& text) {
   return list;
 }
 
-bool policy_is_seeded(const std::string& name) {
-  return name == "vase" || name == "vase-dkv" || name == "curdkv" || name == "random";
-}
-
 PolicyChoice policy_choice_parse(const std::string& item) {
   TC_CHECK_ARG(!item.empty(), "--policies: empty policy name in the list");
   PolicyChoice choice;
   size_t colon = item.find(':');
   choice.name = item.substr(0, colon);
-  const PolicyInfo* info = find_policy(choice.name);
+  const PolicyInfo* info = policy_info(choice.name);
   if (!info) TC_THROW("--policies: unknown KV policy \"%s\" (known: %s)", choice.name.c_str(), known_policy_names().c_str());
   while (colon != std::string::npos) {
     size_t next = item.find(':', colon + 1);
@@ -172,7 +173,7 @@ PolicyChoice policy_choice_parse(const std::string& item) {
   }
   TC_CHECK_ARG(choice.name != "full" || (choice.window == -1 && choice.options.empty()),
                "--policies: full takes no options");
-  choice.seeded = policy_is_seeded(choice.name);
+  choice.seeded = info->seeded;
   // Canonical label: name, then window, then the options by key.
   choice.label = choice.name;
   if (choice.window > 0) choice.label += ":window=" + std::to_string(choice.window);
@@ -197,17 +198,19 @@ const PolicyChoice* policy_choice_find_full(const std::vector<PolicyChoice>& cho
   return nullptr;
 }
 
-int policy_default_window(const std::string& name, int budget, const std::map<std::string, std::string>& options) {
-  if (name == "lazy") return std::max(16, budget / 8);
-  if (name == "h2o") return budget / 2;
-  if (name == "rkv") return 8;
-  if (name == "vase" || name == "vase-dkv" || name == "curdkv" || name == "random") return 64;
-  if (name == "snapkv") return option_or(options, "mode", "prefill") == "decode" ? 64 : 32;
-  return -1;
+int policy_default_window(const PolicyChoice& choice, int budget, const std::map<std::string, std::string>& options) {
+  const PolicyInfo& info = info_of(choice);
+  if (!info.default_window) return -1;
+  PolicySpec spec;
+  spec.name = choice.name;
+  spec.budget = budget;
+  spec.options = options;
+  return info.default_window(budget, spec);
 }
 
 ResolvedBudget budget_resolve(const PolicyChoice& choice, const BudgetSpec& spec, int full_length,
-                              const KvCacheShape& shape) {
+                              const KvCacheShape& shape, BudgetMode mode) {
+  const bool scale = mode == BudgetMode::Problem;
   ResolvedBudget r;
   r.options = choice.options;
   if (choice.name == "full") return r;
@@ -215,25 +218,25 @@ ResolvedBudget budget_resolve(const PolicyChoice& choice, const BudgetSpec& spec
   const bool fraction = spec.kind == BudgetSpec::Kind::Fraction;
   r.target = fraction ? std::max(1, int(std::lround(spec.fraction * full_length))) : spec.tokens;
 
-  const WindowRule* rule = window_rule(choice.name);
+  const PolicyInfo& info = info_of(choice);
   // The period option (rkv's "every") scales with the target unless the user set it.
-  if (rule && rule->period_option && !r.options.count(rule->period_option)) {
-    int period = rule->default_period;
+  if (scale && !info.period_option.empty() && !r.options.count(info.period_option)) {
+    int period = info.default_period;
     if (period * kWindowBudgetRatio > r.target) period = scaled_window(r.target);
-    r.options[rule->period_option] = std::to_string(period);
+    r.options[info.period_option] = std::to_string(period);
   }
   // The window for a candidate budget: fixed by the user, scaled from the target, or the
   // policy's own (possibly budget-relative) default.
   const bool window_fixed = choice.window > 0;
   int scaled = -1;
-  if (!window_fixed && rule && rule->scaled) {
-    scaled = policy_default_window(choice.name, r.target, r.options);
+  if (scale && !window_fixed && window_is_fixed_default(info, r.options)) {
+    scaled = policy_default_window(choice, r.target, r.options);
     if (scaled * kWindowBudgetRatio > r.target) scaled = scaled_window(r.target);
   }
   auto window_for = [&](int budget) {
     if (window_fixed) return choice.window;
     if (scaled > 0) return scaled;
-    return policy_default_window(choice.name, budget, r.options);
+    return policy_default_window(choice, budget, r.options);
   };
 
   std::string why;
@@ -241,14 +244,14 @@ ResolvedBudget budget_resolve(const PolicyChoice& choice, const BudgetSpec& spec
     // A user's token budget is never changed; only a scaled window may shrink to fit it.
     const int budget = spec.tokens;
     int window = window_for(budget);
-    if (policy_accepts(choice, budget, window, r.options, shape, &why)) {
+    if (policy_accepts(choice, budget, window, r.options, shape, &why, &r.keeps_prompt)) {
       r.budget = budget;
       r.window = window;
       return r;
     }
     if (scaled > 0) {
       for (int w = window - 1; w >= 1; --w) {
-        if (policy_accepts(choice, budget, w, r.options, shape, nullptr)) {
+        if (policy_accepts(choice, budget, w, r.options, shape, nullptr, &r.keeps_prompt)) {
           r.budget = budget;
           r.window = w;
           return r;
@@ -264,7 +267,7 @@ ResolvedBudget budget_resolve(const PolicyChoice& choice, const BudgetSpec& spec
       const int budget = side == 0 ? r.target + d : r.target - d;
       if (budget < 1) continue;
       const int window = window_for(budget);
-      if (policy_accepts(choice, budget, window, r.options, shape, d == 0 ? &why : nullptr)) {
+      if (policy_accepts(choice, budget, window, r.options, shape, d == 0 ? &why : nullptr, &r.keeps_prompt)) {
         r.budget = budget;
         r.window = window;
         return r;

@@ -1,27 +1,38 @@
 // KV budgets and policy choices of an evaluation.
 //
-// `--budgets 128,256,25%,50%`: a budget is a token count (per layer and KV head, as
-// --kv-budget) or a percentage of each problem's full-cache sequence length (prompt +
-// tokens generated with the full cache). `--policies full,lazy,vase:window=32,snapkv:mode=decode`:
-// a policy name from the registry, optionally followed by ":key=value" items; "window" sets
-// --kv-window, any other key is a --kv-option.
+// `--budgets 256,512,25%`: a budget is a token count (per layer and KV head, as --kv-budget)
+// or a percentage of a full-cache sequence length (prompt + tokens generated with the full
+// cache). `--policies full,lazy,vase:window=32,snapkv:mode=decode`: a policy name from the
+// registry, optionally followed by ":key=value" items; "window" sets --kv-window, any other
+// key is a --kv-option.
 //
-// Resolving a budget for one policy and one problem (documented in eval/README.md):
-//   1. target = the token count given, or round(fraction x full length) (at least 1).
-//   2. window: the one the user fixed (":window=W") if any; otherwise the policy's default,
-//      except for the policies whose window is a fixed default (vase, vase-dkv, curdkv,
-//      random: 64; snapkv: 32 prefill / 64 decode): when that default exceeds target / 8 it is
-//      scaled down to round(target / 8) (at least 1), so the window never takes more than an
-//      eighth of the budget and the budget can be rounded to within a sixteenth of the target.
-//      lazy (W = max(16, B/8)) and h2o (recent = B/2) keep their own budget-relative defaults;
-//      rkv keeps alpha = 8 but its compression period ("every", default 128, the overshoot
-//      of its cache) is scaled by the same rule unless given.
+// Two budget modes (documented in eval/README.md):
+//
+// BudgetMode::Suite (the default; the seeds' papers' protocol): one budget for every problem
+// of a run. A percentage is a share of the suite's mean full-cache length, resolved once.
+// Every policy runs at its own defaults (R = 64 for VaSE, VaSE-DKV and CurDKV, SnapKV's
+// window, lazy's W = max(16, B/8), ...):
+//   1. target = the token count given, or round(fraction x mean full length).
+//   2. window: the user's (":window=W") or the policy's default for the budget.
 //   3. budget: for a percentage, the valid budget nearest to the target (the larger one on a
-//      tie), where "valid" means that make_policy accepts it with that window (each policy's
-//      own rules: multiples of the window, above the protected set, ...). For a token budget
-//      the budget is never changed: if the window of step 2 makes it invalid, the largest
-//      smaller window that makes it valid is used (for the policies with a scaled window),
-//      else it is an error naming the policy's rule.
+//      tie), "valid" meaning that make_policy accepts it with that window (multiples of the
+//      window, above the protected set, ...); a token budget is used as given, and a budget
+//      the policy refuses is an error naming its rule.
+// A policy that keeps the prompt whole at prefill (KvPolicy::keeps_prompt: lazy, the VaSE
+// family, random, decode SnapKV) needs budget >= prompt + window; on a problem where that
+// does not hold the run is reported as infeasible (budget_fits_prompt), not run with a
+// smaller window. (BudgetMode::Problem runs such budgets as the first testbed did: the cache
+// holds the prompt plus the window until the first eviction.)
+//
+// BudgetMode::Problem (--budget-mode problem, the first testbed's protocol): a percentage is a
+// share of each problem's own full-cache length, and fixed default windows are scaled:
+//   2'. a window that is a fixed default (the same at every budget: VaSE's R, SnapKV's w,
+//      random's W, CurDKV's R) larger than target / 8 is scaled down to round(target / 8)
+//      (at least 1); lazy and h2o keep their budget-relative defaults; a compaction period
+//      that is not the window (rkv's "every", PolicyInfo::period_option) is scaled alike
+//      unless given.
+//   3'. as 3, except that a token budget that the scaled window makes invalid uses the
+//      largest smaller window that makes it valid.
 // The resolved budget, window and options are recorded in every result row.
 #pragma once
 
@@ -52,7 +63,7 @@ struct PolicyChoice {
   std::string name;   // registry name
   int window = -1;    // from ":window=W"; -1 = resolved by the rules above
   std::map<std::string, std::string> options;
-  bool seeded = false;  // results depend on the policy seed (see policy_is_seeded)
+  bool seeded = false;  // results depend on the policy seed (PolicyInfo::seeded)
 };
 
 // "vase:window=32:n_large=8" -> choice. Throws naming an unknown policy (listing the known
@@ -63,12 +74,13 @@ std::vector<PolicyChoice> policy_choice_parse_list(const std::string& text);
 // The `full` item of a list, if the user asked for it (its label is reported as requested).
 const PolicyChoice* policy_choice_find_full(const std::vector<PolicyChoice>& choices);
 
-// Policies whose decisions draw from the policy seed (Gumbel-top-k or uniform sampling, random
-// projections): vase, vase-dkv, curdkv, random. The others are deterministic: an evaluation
-// runs them once, whatever --seeds says.
-bool policy_is_seeded(const std::string& name);
+enum class BudgetMode { Suite, Problem };
+// "suite" / "problem"; throws naming the value otherwise.
+BudgetMode budget_mode_parse(const std::string& text);
+const char* budget_mode_name(BudgetMode mode);
 
-// The eviction ratio of step 2: windows and periods are scaled to at most target / 8.
+// The eviction ratio of step 2' (BudgetMode::Problem): windows and periods are scaled to at most
+// target / 8.
 constexpr int kWindowBudgetRatio = 8;
 
 struct ResolvedBudget {
@@ -76,13 +88,19 @@ struct ResolvedBudget {
   int budget = 0;   // tokens per (layer, KV head); 0 for full
   int window = -1;  // the window passed to the policy (its actual value); -1 for policies without one
   std::map<std::string, std::string> options;  // the choice's options plus those the rules set
+  bool keeps_prompt = false;  // the policy keeps the prompt whole at prefill (KvPolicy::keeps_prompt)
 };
 
-// Resolves `spec` for `choice` on a problem whose full-cache sequence has `full_length`
-// tokens. `full` resolves to budget 0 whatever the spec. Throws tc::Error when no valid
-// budget exists (naming the policy, the budget and its rule).
+// Resolves `spec` for `choice` against a full-cache length of `full_length` tokens (the
+// problem's in BudgetMode::Problem, the suite's mean in BudgetMode::Suite). `full` resolves to
+// budget 0 whatever the spec. Throws tc::Error when no valid budget exists (naming the policy,
+// the budget and its rule).
 ResolvedBudget budget_resolve(const PolicyChoice& choice, const BudgetSpec& spec, int full_length,
-                              const KvCacheShape& shape);
+                              const KvCacheShape& shape, BudgetMode mode = BudgetMode::Problem);
+
+// Whether a resolved budget can run a prompt of `prompt_tokens`: a policy that keeps the prompt
+// whole at prefill needs budget >= prompt + window. When not, *why says so.
+bool budget_fits_prompt(const ResolvedBudget& resolved, int prompt_tokens, std::string* why = nullptr);
 
 // One configuration that eval and fidelity run: a policy choice, the budget label the user
 // gave ("25%", "128"; "full" for the reference), its resolution and the policy seed.
@@ -110,8 +128,8 @@ void row_set_run(Row& row, const RunSpec& run) {
   row.seed = run.seed;
 }
 
-// The window a policy uses by default for a budget (mirrors each policy's own default; -1 for
-// policies without a window; for policies unknown to the evaluation also -1).
-int policy_default_window(const std::string& name, int budget, const std::map<std::string, std::string>& options);
+// The window a policy uses by default for a budget (PolicyInfo::default_window; -1 for policies
+// without a window).
+int policy_default_window(const PolicyChoice& choice, int budget, const std::map<std::string, std::string>& options);
 
 }  // namespace tc::eval

@@ -3,6 +3,8 @@
 // policies themselves (make_policy, a synthetic decode through PolicyDriver).
 #include "eval/eval_budget.h"
 
+#include <map>
+
 #include "kv/policy.h"
 #include "kv/policy_driver_test_util.h"
 #include "util/error.h"
@@ -170,17 +172,74 @@ TC_TEST(eval_budget_default_windows_match_the_policies) {
     by_default.budget = c.budget;
     by_default.options = choice.options;
     PolicySpec explicit_window = by_default;
-    explicit_window.window = policy_default_window(choice.name, c.budget, choice.options);
+    explicit_window.window = policy_default_window(choice, c.budget, choice.options);
     auto a = make_policy(by_default, kShape);
     auto b = make_policy(explicit_window, kShape);
     for (int prompt : {10, 700})
       TC_EXPECT_EQ(a->capacity_for(prompt, 100), b->capacity_for(prompt, 100));
+    TC_EXPECT_EQ(a->window(), explicit_window.window);
   }
-  TC_EXPECT_EQ(policy_default_window("streaming", 100, {}), -1);
-  TC_EXPECT_EQ(policy_default_window("tova", 100, {}), -1);
+  TC_EXPECT_EQ(policy_default_window(policy_choice_parse("streaming"), 100, {}), -1);
+  TC_EXPECT_EQ(policy_default_window(policy_choice_parse("tova"), 100, {}), -1);
+  // By hand from the policies' own defaults.
+  TC_EXPECT_EQ(policy_default_window(policy_choice_parse("lazy"), 1024, {}), 128);
+  TC_EXPECT_EQ(policy_default_window(policy_choice_parse("lazy"), 64, {}), 16);
+  TC_EXPECT_EQ(policy_default_window(policy_choice_parse("h2o"), 301, {}), 150);
+  TC_EXPECT_EQ(policy_default_window(policy_choice_parse("snapkv:mode=decode"), 640, {{"mode", "decode"}}), 64);
+  TC_EXPECT_EQ(policy_default_window(policy_choice_parse("snapkv"), 640, {}), 32);
 }
 
-// policy_is_seeded agrees with what the policies do: two seeds keep the same slots exactly
+// Which policies keep the prompt whole at prefill (and so need budget >= prompt + window): the
+// docs/policies.md table's "prompt kept whole" and prefill columns.
+TC_TEST(eval_budget_keeps_prompt_matches_the_policies) {
+  const std::map<std::string, bool> expected = {
+      {"lazy", true},  {"vase", true},    {"vase-dkv", true},  {"curdkv", true},  {"random", true},
+      {"snapkv:mode=decode", true}, {"snapkv", false}, {"rkv", false}, {"h2o", false}, {"tova", false},
+      {"streaming", false}};
+  for (const auto& [policy, keeps] : expected) {
+    ResolvedBudget r = budget_resolve(policy_choice_parse(policy), budget_parse("512"), 2000, kShape, BudgetMode::Suite);
+    if (r.keeps_prompt != keeps) testing::record_failure(__FILE__, __LINE__, policy + ": keeps_prompt differs");
+  }
+}
+
+// Suite mode: one budget from the suite's mean length, policies at their own default windows.
+TC_TEST(eval_budget_suite_mode_uses_default_windows) {
+  auto suite = [](const std::string& policy, const std::string& budget, int mean_length) {
+    return budget_resolve(policy_choice_parse(policy), budget_parse(budget), mean_length, kShape, BudgetMode::Suite);
+  };
+  // vase at 25% of 2000: target 500, the nearest multiple of R = 64 is 512 (448 is 52 away).
+  ResolvedBudget v = suite("vase", "25%", 2000);
+  TC_EXPECT_EQ(v.target, 500);
+  TC_EXPECT_EQ(v.budget, 512);
+  TC_EXPECT_EQ(v.window, 64);
+  TC_EXPECT(v.keeps_prompt);
+  // The per-problem mode scales R down to target / 8 instead: 25% of 400 -> R 13, B 104.
+  ResolvedBudget p = budget_resolve(policy_choice_parse("vase"), budget_parse("25%"), 400, kShape, BudgetMode::Problem);
+  TC_EXPECT_EQ(p.window, 13);
+  TC_EXPECT_EQ(p.budget, 104);
+  // In suite mode a small share of a short suite has no valid budget near it with R = 64? It
+  // takes the nearest valid one, 128, whatever the distance.
+  TC_EXPECT_EQ(suite("vase", "25%", 400).budget, 128);
+  // lazy: W = max(16, B/8) at the budget found; rkv keeps its period ("every" is not set).
+  ResolvedBudget l = suite("lazy", "25%", 2000);
+  TC_EXPECT_EQ(l.budget, 500);
+  TC_EXPECT_EQ(l.window, 62);
+  TC_EXPECT(suite("rkv", "256", 2000).options.count("every") == 0);
+  TC_EXPECT_EQ(suite("snapkv:mode=decode", "1024", 3000).window, 64);
+  // A token budget a policy refuses is an error naming its rule (no smaller window is tried).
+  TC_EXPECT_THROWS(suite("vase", "100", 2000), "multiple of the window");
+  // Feasibility: a prompt-keeping policy needs budget >= prompt + window.
+  std::string why;
+  TC_EXPECT(budget_fits_prompt(v, 448));
+  TC_EXPECT(!budget_fits_prompt(v, 449, &why));
+  TC_EXPECT(why.find("cannot hold the 449-token prompt plus the 64-token window") != std::string::npos);
+  TC_EXPECT(budget_fits_prompt(suite("streaming", "256", 2000), 1000));
+  TC_EXPECT(budget_fits_prompt(suite("h2o", "256", 2000), 1000));
+  TC_EXPECT_EQ(std::string(budget_mode_name(budget_mode_parse("problem"))), std::string("problem"));
+  TC_EXPECT_THROWS(budget_mode_parse("per-problem"), "not a budget mode");
+}
+
+// PolicyInfo::seeded agrees with what the policies do: two seeds keep the same slots exactly
 // when a policy is deterministic.
 TC_TEST(eval_budget_seeded_policies_are_the_stochastic_ones) {
   for (const PolicyInfo& info : policy_registry()) {
@@ -208,7 +267,7 @@ TC_TEST(eval_budget_seeded_policies_are_the_stochastic_ones) {
           for (int s = 0; s < driver.cache().size(l, h); ++s) positions.push_back(driver.cache().positions(l, h)[s]);
       kept.push_back(positions);
     }
-    if (policy_is_seeded(info.name)) {
+    if (info.seeded) {
       if (kept[0] == kept[1]) testing::record_failure(__FILE__, __LINE__, info.name + ": seeds 0 and 1 kept the same slots");
     } else if (kept[0] != kept[1]) {
       testing::record_failure(__FILE__, __LINE__, info.name + ": a deterministic policy depends on the seed");

@@ -53,7 +53,11 @@ Json eval_row_json(const EvalRow& r) {
   o.set("budget", int_or_null(r.budget, !full));
   o.set("window", int_or_null(r.window, r.window > 0));
   o.set("options", std::move(options));
+  o.set("budget_mode", r.budget_mode);
+  o.set("budget_reference_length", r.budget_reference_length);
   o.set("seed", Json(r.seed));
+  o.set("feasible", r.feasible);
+  if (!r.feasible) o.set("infeasible_reason", r.infeasible_reason);
   o.set("correct", r.correct);
   o.set("answered", r.answered);
   o.set("answer", r.answer);
@@ -68,6 +72,8 @@ Json eval_row_json(const EvalRow& r) {
   o.set("peak_tokens", r.peak_tokens);
   o.set("peak_kv_bytes", Json(r.peak_kv_bytes));
   o.set("full_peak_kv_bytes", Json(r.full_peak_kv_bytes));
+  o.set("mean_kv_bytes", Json(r.mean_kv_bytes));
+  o.set("full_mean_kv_bytes", Json(r.full_mean_kv_bytes));
   o.set("kv_bytes_allocated", Json(r.kv_bytes_allocated));
   o.set("evictions", Json(r.evictions));
   if (!r.text.empty()) o.set("text", r.text);
@@ -98,6 +104,16 @@ EvalRow eval_row_from_json(const Json& o) {
     r.options[key] = value.as_string();
   }
   r.seed = uint64_t(int_field(o, "seed"));
+  // Fields added with the suite budget mode; rows written before it are per-problem runs.
+  r.budget_mode = o.get_string("budget_mode", "problem");
+  r.budget_reference_length = o.get_double("budget_reference_length", 0);
+  if (const Json* f = o.find("feasible")) {
+    TC_CHECK_ARG(f->is_bool(), "result row: field \"feasible\" is not a boolean");
+    r.feasible = f->as_bool();
+  }
+  r.infeasible_reason = o.get_string("infeasible_reason", "");
+  r.mean_kv_bytes = uint64_t(o.get_int("mean_kv_bytes", 0));
+  r.full_mean_kv_bytes = uint64_t(o.get_int("full_mean_kv_bytes", 0));
   r.correct = bool_field(o, "correct");
   r.answered = bool_field(o, "answered");
   r.answer = string_field(o, "answer");
@@ -136,7 +152,9 @@ std::vector<EvalGroup> eval_aggregate(const std::vector<EvalRow>& rows) {
     EvalGroup g;
     std::map<uint64_t, std::pair<double, int>> per_problem;  // index -> (correct sum, runs)
     double budget_sum = 0, fraction_sum = 0, trace_sum = 0, peak_sum = 0, peak_fraction_sum = 0, seconds = 0;
+    double resident_sum = 0, resident_fraction_sum = 0;
     int64_t tokens = 0;
+    int resident_runs = 0;  // runs that report a resident KV (rows written before it have 0)
   };
   std::vector<Acc> groups;
   std::map<std::pair<std::string, std::string>, size_t> where;
@@ -164,7 +182,22 @@ std::vector<EvalGroup> eval_aggregate(const std::vector<EvalRow>& rows) {
     a.g.max_window = std::max(a.g.max_window, r.window);
     const bool full = r.policy_name == "full";
     a.budget_sum += full ? r.full_length : r.budget;
-    a.fraction_sum += full || r.full_length <= 0 ? 1.0 : double(r.budget) / r.full_length;
+    // The share of the length the budget refers to: the suite's mean full length (suite mode),
+    // or the problem's own (problem mode, and rows written before the suite mode).
+    const double reference = r.budget_reference_length > 0 ? r.budget_reference_length : double(r.full_length);
+    a.fraction_sum += full || reference <= 0 ? 1.0 : double(r.budget) / reference;
+    a.g.budget_mode = r.budget_mode;
+    if (!r.feasible) {
+      // Not run: counted as unsolved; the size and speed means are over the runs that ran.
+      a.g.infeasible += 1;
+      continue;
+    }
+    a.g.feasible_runs += 1;
+    if (r.mean_kv_bytes > 0) {
+      a.resident_sum += double(r.mean_kv_bytes);
+      a.resident_fraction_sum += r.full_mean_kv_bytes ? double(r.mean_kv_bytes) / double(r.full_mean_kv_bytes) : 1.0;
+      a.resident_runs += 1;
+    }
     a.trace_sum += r.trace_tokens;
     a.peak_sum += double(r.peak_kv_bytes);
     a.peak_fraction_sum += r.full_peak_kv_bytes ? double(r.peak_kv_bytes) / double(r.full_peak_kv_bytes) : 1.0;
@@ -182,9 +215,12 @@ std::vector<EvalGroup> eval_aggregate(const std::vector<EvalRow>& rows) {
     std::tie(g.ci_low, g.ci_high) = wilson_interval(g.accuracy, g.problems);
     g.mean_budget = a.budget_sum / g.runs;
     g.budget_fraction = a.fraction_sum / g.runs;
-    g.mean_trace_tokens = a.trace_sum / g.runs;
-    g.mean_peak_kv_bytes = a.peak_sum / g.runs;
-    g.peak_kv_fraction = a.peak_fraction_sum / g.runs;
+    const int ran = std::max(1, g.feasible_runs);
+    g.mean_trace_tokens = a.trace_sum / ran;
+    g.mean_peak_kv_bytes = a.peak_sum / ran;
+    g.peak_kv_fraction = a.peak_fraction_sum / ran;
+    g.mean_resident_kv_bytes = a.resident_runs ? a.resident_sum / a.resident_runs : 0;
+    g.resident_kv_fraction = a.resident_runs ? a.resident_fraction_sum / a.resident_runs : 0;
     g.tokens_per_s = a.seconds > 0 ? double(a.tokens) / a.seconds : 0;
     out.push_back(g);
   }
@@ -208,9 +244,10 @@ std::string eval_markdown(const std::vector<EvalGroup>& groups, const EvalReport
   const EvalGroup* full = nullptr;
   for (const EvalGroup& g : groups)
     if (g.budget_label == "full" && (!full || g.requested)) full = &g;
-  md += "| policy | budget | budget tokens (mean) | window | accuracy (95% CI) | vs full | mean trace tokens | "
-        "peak KV (mean) | peak KV / full | tokens/s | problems x seeds |\n";
-  md += "|---|---|---|---|---|---|---|---|---|---|---|\n";
+  const bool suite_mode = !groups.empty() && groups.front().budget_mode == "suite";
+  md += "| policy | budget | budget tokens (mean) | window | accuracy (95% CI) | vs full | infeasible | mean trace tokens | "
+        "peak KV (mean) | peak KV / full | resident KV (mean) | resident / full | tokens/s | problems x seeds |\n";
+  md += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   auto window_text = [](const EvalGroup& g) {
     if (g.max_window <= 0) return std::string("—");
     if (g.min_window == g.max_window) return std::to_string(g.min_window);
@@ -223,22 +260,32 @@ std::string eval_markdown(const std::vector<EvalGroup>& groups, const EvalReport
     std::string tokens = str_printf("%.1f (%s of full)", g.mean_budget, percent(g.budget_fraction).c_str());
     if (is_full) tokens = str_printf("%.1f (whole sequence)", g.mean_budget);
     std::string vs_full = full && full->accuracy > 0 ? percent(g.accuracy / full->accuracy) : "—";
-    md += str_printf("| %s | %s | %s | %s | %s [%s, %s] | %s | %.1f | %s | %s | %.0f | %d x %d |\n", name.c_str(),
-                     budget.c_str(), tokens.c_str(), window_text(g).c_str(), percent(g.accuracy).c_str(),
-                     percent(g.ci_low).c_str(), percent(g.ci_high).c_str(), vs_full.c_str(), g.mean_trace_tokens,
-                     format_bytes(g.mean_peak_kv_bytes).c_str(), percent(g.peak_kv_fraction).c_str(), g.tokens_per_s,
-                     g.problems, g.problems ? g.runs / g.problems : 0);
+    std::string infeasible = g.infeasible ? str_printf("%d of %d runs", g.infeasible, g.runs) : "0";
+    std::string resident = g.mean_resident_kv_bytes > 0 ? format_bytes(g.mean_resident_kv_bytes) : "—";
+    std::string resident_share = g.mean_resident_kv_bytes > 0 ? percent(g.resident_kv_fraction) : "—";
+    if (g.feasible_runs == 0) resident = resident_share = "—";
+    md += str_printf("| %s | %s | %s | %s | %s [%s, %s] | %s | %s | %.1f | %s | %s | %s | %s | %.0f | %d x %d |\n",
+                     name.c_str(), budget.c_str(), tokens.c_str(), window_text(g).c_str(), percent(g.accuracy).c_str(),
+                     percent(g.ci_low).c_str(), percent(g.ci_high).c_str(), vs_full.c_str(), infeasible.c_str(),
+                     g.mean_trace_tokens, g.feasible_runs ? format_bytes(g.mean_peak_kv_bytes).c_str() : "—",
+                     g.feasible_runs ? percent(g.peak_kv_fraction).c_str() : "—", resident.c_str(),
+                     resident_share.c_str(), g.tokens_per_s, g.problems, g.problems ? g.runs / g.problems : 0);
   };
   if (full) row(*full);
   for (const EvalGroup& g : groups)
     if (&g != full) row(g);
   md += "\n";
   md += "accuracy: mean over problems of each problem's mean correctness over its seeds; 95% Wilson score interval "
-        "over problems. vs full: accuracy / full-cache accuracy. budget tokens: per layer and KV head after "
-        "rounding to the policy's rules (see eval/README.md), as a share of each problem's full-cache sequence "
-        "(prompt + generated). peak KV: K+V bytes of the most live slots during the run, summed over layers and "
-        "heads; / full: mean of the per-problem ratio to the full-cache run. tokens/s: generated tokens over "
-        "generation time, per worker thread (not reproducible; the machine is shared).\n";
+        "over problems; an infeasible run counts as unsolved. vs full: accuracy / full-cache accuracy. budget tokens: "
+        "per layer and KV head after rounding to the policy's rules (see eval/README.md), as a share of ";
+  md += suite_mode ? "the suite's mean full-cache sequence (prompt + generated; one budget for every problem). "
+                   : "each problem's full-cache sequence (prompt + generated). ";
+  md += "infeasible: runs not made because the budget cannot hold the prompt plus the policy's window (a policy "
+        "that keeps the prompt whole at prefill). peak KV: K+V bytes of the most live slots during the run, summed "
+        "over layers and heads; resident KV: the live slots' K+V bytes averaged over the decode steps (each "
+        "policy overshoots its budget differently: B+W, B+64, B+1); / full: mean of the per-problem ratio to the "
+        "full-cache run; both over the runs made. tokens/s: generated tokens over generation time, per worker "
+        "thread (not reproducible; the machine is shared).\n";
   return md;
 }
 

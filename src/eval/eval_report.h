@@ -43,6 +43,11 @@ struct EvalGroup {
   double peak_kv_fraction = 1;   // mean of peak KV bytes / the full cache's peak KV bytes
   double tokens_per_s = 0;       // generated tokens / generation seconds, summed over the runs
   int unanswered = 0;            // runs without an "answer:" line
+  int infeasible = 0;            // runs not made: the budget cannot hold the prompt plus the window
+  int feasible_runs = 0;         // runs made (the means of trace tokens and KV bytes are over these)
+  double mean_resident_kv_bytes = 0;  // live K+V bytes averaged over decode steps (0: not recorded)
+  double resident_kv_fraction = 0;    // mean of resident KV / the full cache's resident KV
+  std::string budget_mode = "problem";  // of the rows: "suite" or "problem"
 };
 
 // Groups in order of first appearance in `rows`.

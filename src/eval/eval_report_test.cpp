@@ -139,7 +139,7 @@ TC_TEST(eval_report_markdown_table) {
   TC_EXPECT(md.find("| lazy | 25% | 25.0 (25.0% of full) |") != std::string::npos);
   TC_EXPECT(md.find("| 100.0% [") != std::string::npos);
   TC_EXPECT(md.find("| 0.0% [") != std::string::npos);
-  // Header, separator and three rows, each with 11 cells.
+  // Header, separator and three rows, each with 14 cells.
   int table_lines = 0;
   size_t start = 0;
   while (start < md.size()) {
@@ -147,11 +147,65 @@ TC_TEST(eval_report_markdown_table) {
     std::string line = md.substr(start, end - start);
     if (!line.empty() && line[0] == '|') {
       ++table_lines;
-      TC_EXPECT_EQ(count(line, "|"), 12);
+      TC_EXPECT_EQ(count(line, "|"), 15);
     }
     start = end == std::string::npos ? md.size() : end + 1;
   }
   TC_EXPECT_EQ(table_lines, 5);
+}
+
+// Suite mode: budgets as a share of the suite's mean length; an infeasible run counts as
+// unsolved and is left out of the size means; resident KV against the full cache's.
+TC_TEST(eval_report_suite_mode_infeasible_and_resident_kv) {
+  std::vector<EvalRow> rows;
+  for (uint64_t i = 0; i < 2; ++i) {
+    EvalRow full = make_row(i, "full", "full", 0, true, 0, 1000, 1000, 100);
+    full.budget_mode = "suite";
+    full.budget_reference_length = 800;
+    full.mean_kv_bytes = full.full_mean_kv_bytes = 400;
+    rows.push_back(full);
+  }
+  EvalRow ran = make_row(0, "vase", "256", 0, true, 256, 300, 1000, 100);
+  ran.budget_mode = "suite";
+  ran.budget_reference_length = 800;
+  ran.mean_kv_bytes = 100;
+  ran.full_mean_kv_bytes = 400;
+  rows.push_back(ran);
+  EvalRow skipped = make_row(1, "vase", "256", 0, false, 256, 0, 1000, 100);
+  skipped.budget_mode = "suite";
+  skipped.budget_reference_length = 800;
+  skipped.feasible = false;
+  skipped.infeasible_reason = "budget 256 cannot hold the 300-token prompt plus the 64-token window";
+  rows.push_back(skipped);
+  std::vector<EvalGroup> groups = eval_aggregate(rows);
+  TC_REQUIRE(groups.size() == 2);
+  const EvalGroup& g = groups[1];
+  TC_EXPECT_EQ(g.infeasible, 1);
+  TC_EXPECT_EQ(g.feasible_runs, 1);
+  TC_EXPECT_NEAR(g.accuracy, 0.5, 1e-12);
+  TC_EXPECT_NEAR(g.budget_fraction, 256.0 / 800.0, 1e-12);
+  TC_EXPECT_NEAR(g.mean_peak_kv_bytes, 300, 1e-9);  // the infeasible row is not averaged in
+  TC_EXPECT_NEAR(g.mean_resident_kv_bytes, 100, 1e-9);
+  TC_EXPECT_NEAR(g.resident_kv_fraction, 0.25, 1e-12);
+  std::string md = eval_markdown(groups, {});
+  TC_EXPECT(md.find("| 1 of 2 runs |") != std::string::npos);
+  TC_EXPECT(md.find("the suite's mean full-cache sequence") != std::string::npos);
+  // The new fields survive the JSONL round trip; rows written before them read as defaults.
+  EvalRow back = eval_row_from_json(Json::parse(eval_row_json(skipped).dump()));
+  TC_EXPECT(!back.feasible);
+  TC_EXPECT_EQ(back.infeasible_reason, skipped.infeasible_reason);
+  TC_EXPECT_EQ(back.budget_mode, std::string("suite"));
+  TC_EXPECT_NEAR(back.budget_reference_length, 800, 0);
+  Json old = eval_row_json(ran);
+  Json trimmed = Json::object();
+  for (const auto& [key, value] : old.as_object())
+    if (key != "budget_mode" && key != "budget_reference_length" && key != "feasible" && key != "mean_kv_bytes" &&
+        key != "full_mean_kv_bytes")
+      trimmed.set(key, value);
+  EvalRow legacy = eval_row_from_json(trimmed);
+  TC_EXPECT(legacy.feasible);
+  TC_EXPECT_EQ(legacy.budget_mode, std::string("problem"));
+  TC_EXPECT_EQ(legacy.mean_kv_bytes, uint64_t(0));
 }
 
 TC_TEST(eval_report_nice_ticks_and_escape) {

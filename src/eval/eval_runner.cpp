@@ -80,6 +80,7 @@ EvalRow run_one(const Model& model, const EvalOptions& o, const TaskSuite& suite
   row.peak_tokens = result.kv.peak_tokens;
   // K and V rows of every live slot at the peak.
   row.peak_kv_bytes = uint64_t(result.kv.peak_live_slots) * 2 * setup.cache->row_bytes();
+  row.mean_kv_bytes = uint64_t(std::llround(result.kv.mean_live_slots * 2.0 * double(setup.cache->row_bytes())));
   row.kv_bytes_allocated = result.kv.bytes_allocated;
   row.evictions = result.kv.evictions;
   if (o.keep_text) row.text = result.text;
@@ -89,10 +90,7 @@ EvalRow run_one(const Model& model, const EvalOptions& o, const TaskSuite& suite
   return row;
 }
 
-// All runs of one problem, full first.
-std::vector<EvalRow> run_problem(const Model& model, const EvalOptions& o, const TaskSuite& suite,
-                                 const TaskProblem& problem, uint64_t index, ThreadPool& pool,
-                                 const std::function<void()>& on_run) {
+ProblemInput problem_input(const Model& model, const EvalOptions& o, const TaskProblem& problem, uint64_t index) {
   const Tokenizer& tok = model.require_tokenizer();
   ProblemInput in;
   in.problem = &problem;
@@ -105,15 +103,20 @@ std::vector<EvalRow> run_problem(const Model& model, const EvalOptions& o, const
   if (int64_t(in.prompt.size()) >= context)
     TC_THROW("problem %s: the prompt (%zu tokens) does not fit the model's context of %d tokens", problem.id.c_str(),
              in.prompt.size(), context);
-  const KvCacheShape shape = kv_cache_shape(model.config());
+  return in;
+}
 
-  // The full-cache reference first (per seed when sampling): percentages refer to its length.
+std::vector<uint64_t> full_seeds_of(const EvalOptions& o) {
+  return sampling_on(o) ? o.seeds : std::vector<uint64_t>{o.seeds.front()};
+}
+
+// Phase 1 of a problem: the full-cache runs (one, or one per seed when sampling).
+std::vector<EvalRow> run_full(const Model& model, const EvalOptions& o, const TaskSuite& suite, const ProblemInput& in,
+                              ThreadPool& pool, const std::function<void()>& on_run) {
   const PolicyChoice* full_choice = policy_choice_find_full(o.policies);
   const PolicyChoice full = full_choice ? *full_choice : policy_choice_parse("full");
-  const std::vector<uint64_t> full_seeds = sampling_on(o) ? o.seeds : std::vector<uint64_t>{o.seeds.front()};
   std::vector<EvalRow> rows;
-  std::map<uint64_t, size_t> full_row_of_seed;
-  for (uint64_t seed : full_seeds) {
+  for (uint64_t seed : full_seeds_of(o)) {
     RunSpec run;
     run.choice = full;
     run.requested = full_choice != nullptr;
@@ -121,32 +124,99 @@ std::vector<EvalRow> run_problem(const Model& model, const EvalOptions& o, const
     EvalRow row = run_one(model, o, suite, in, run, pool);
     row.full_length = row.prompt_tokens + row.trace_tokens;
     row.full_peak_kv_bytes = row.peak_kv_bytes;
-    full_row_of_seed[seed] = rows.size();
+    row.full_mean_kv_bytes = row.mean_kv_bytes;
+    row.budget_reference_length = row.full_length;
     rows.push_back(std::move(row));
     on_run();
   }
-  for (const PolicyChoice& choice : o.policies) {
+  return rows;
+}
+
+// A row for a run that does not fit the prompt: nothing generated, not correct.
+EvalRow infeasible_row(const ProblemInput& in, const RunSpec& run, const std::string& why) {
+  EvalRow row;
+  row.problem = in.problem->id;
+  row_set_run(row, run);
+  row.feasible = false;
+  row.infeasible_reason = why;
+  row.expected = in.problem->answer;
+  row.prompt_tokens = int(in.prompt.size());
+  row.reference_trace_tokens = in.reference_trace_tokens;
+  row.max_tokens = in.max_tokens;
+  row.stop_reason = "infeasible";
+  return row;
+}
+
+// Phase 2 of a problem: every policy x budget x seed after its full-cache rows. `suite_budgets`
+// [policy][budget] holds the suite-wide resolutions in BudgetMode::Suite (empty otherwise).
+std::vector<EvalRow> run_policies(const Model& model, const EvalOptions& o, const TaskSuite& suite,
+                                  const ProblemInput& in, const std::vector<EvalRow>& full_rows, double mean_full_length,
+                                  const std::vector<std::vector<ResolvedBudget>>& suite_budgets, ThreadPool& pool,
+                                  const std::function<void()>& on_run) {
+  const KvCacheShape shape = kv_cache_shape(model.config());
+  const std::vector<uint64_t> full_seeds = full_seeds_of(o);
+  std::vector<EvalRow> rows;
+  for (size_t c = 0; c < o.policies.size(); ++c) {
+    const PolicyChoice& choice = o.policies[c];
     if (choice.name == "full") continue;
-    for (const BudgetSpec& spec : o.budgets) {
+    for (size_t b = 0; b < o.budgets.size(); ++b) {
+      const BudgetSpec& spec = o.budgets[b];
       for (uint64_t seed : seeds_for(o, choice)) {
-        const size_t ref = full_row_of_seed.at(sampling_on(o) ? seed : full_seeds.front());
-        const int full_length = rows[ref].full_length;
-        const uint64_t full_peak = rows[ref].peak_kv_bytes;
+        const size_t ref = sampling_on(o) ? size_t(std::find(full_seeds.begin(), full_seeds.end(), seed) - full_seeds.begin())
+                                          : 0;
+        const EvalRow& full = full_rows.at(ref);
         RunSpec run;
         run.choice = choice;
         run.budget_label = spec.label;
-        run.resolved = budget_resolve(choice, spec, full_length, shape);
+        run.resolved = o.budget_mode == BudgetMode::Suite ? suite_budgets[c][b]
+                                                          : budget_resolve(choice, spec, full.full_length, shape,
+                                                                           BudgetMode::Problem);
         run.seed = seed;
-        EvalRow row = run_one(model, o, suite, in, run, pool);
-        row.full_length = full_length;
-        row.full_peak_kv_bytes = full_peak;
+        std::string why;
+        // The per-problem mode runs every budget as the first testbed did (the cache then
+        // holds the prompt plus the window until the first eviction).
+        const bool fits = o.budget_mode == BudgetMode::Problem || budget_fits_prompt(run.resolved, int(in.prompt.size()), &why);
+        EvalRow row = fits ? run_one(model, o, suite, in, run, pool) : infeasible_row(in, run, why);
+        row.full_length = full.full_length;
+        row.full_peak_kv_bytes = full.peak_kv_bytes;
+        row.full_mean_kv_bytes = full.mean_kv_bytes;
+        row.budget_reference_length = o.budget_mode == BudgetMode::Suite ? mean_full_length : full.full_length;
         rows.push_back(std::move(row));
         on_run();
       }
     }
   }
-  for (EvalRow& r : rows) r.index = index;
   return rows;
+}
+
+// Runs fn(i, pool) for i in [0, n) on `threads` workers, each with its own single-threaded
+// kernel pool; the first exception stops the others and is rethrown.
+void for_each_problem(int n, int threads, const std::function<void(int, ThreadPool&)>& fn) {
+  std::atomic<int> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mutex;
+  std::exception_ptr error;
+  auto worker = [&]() {
+    ThreadPool pool(1);  // kernels single-threaded: the parallelism is across problems
+    while (!failed.load()) {
+      const int i = next.fetch_add(1);
+      if (i >= n) break;
+      try {
+        fn(i, pool);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!error) error = std::current_exception();
+        failed = true;
+      }
+    }
+  };
+  const int n_workers = std::max(1, std::min(threads, n));
+  eval_check_worker_pool(n_workers);
+  std::vector<std::thread> workers;
+  for (int t = 1; t < n_workers; ++t) workers.emplace_back(worker);
+  worker();
+  for (std::thread& t : workers) t.join();
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace
@@ -202,59 +272,72 @@ void eval_run(const Model& model, const EvalOptions& o, const std::vector<TaskPr
   eval_check_options(o);
   model.require_tokenizer();
   const TaskSuite& suite = task_suite(o.suite);
-  // Budgets that do not depend on a problem (token counts) are checked before any work, and so
+  // Budgets that do not depend on a length (token counts) are checked before any work, and so
   // are the options of every policy (at a nominal length).
   const KvCacheShape shape = kv_cache_shape(model.config());
   for (const PolicyChoice& c : o.policies)
-    for (const BudgetSpec& b : o.budgets) budget_resolve(c, b, 1024, shape);
+    for (const BudgetSpec& b : o.budgets) budget_resolve(c, b, 1024, shape, o.budget_mode);
 
   const int n = int(problems.size());
-  const int runs_per_problem = eval_runs_per_problem(o);
-  std::vector<std::optional<std::vector<EvalRow>>> done(static_cast<size_t>(n));
-  std::mutex mutex;  // guards done, next_to_emit, progress state and the callbacks
-  int next_to_emit = 0;
+  std::vector<ProblemInput> inputs;
+  for (int i = 0; i < n; ++i) inputs.push_back(problem_input(model, o, problems[size_t(i)], o.start + uint64_t(i)));
+
+  std::mutex mutex;  // guards the rows, the emission order, the progress state and the callbacks
   EvalProgress state;
   state.problems_total = n;
-  state.runs_total = int64_t(n) * runs_per_problem;
-  std::atomic<int> next_problem{0};
-  std::atomic<bool> failed{false};
-  std::exception_ptr error;
-
-  auto worker = [&]() {
-    ThreadPool pool(1);  // kernels single-threaded: the parallelism is across problems
-    while (!failed.load()) {
-      const int i = next_problem.fetch_add(1);
-      if (i >= n) break;
-      try {
-        auto on_run = [&]() {
-          std::lock_guard<std::mutex> lock(mutex);
-          ++state.runs_done;
-          if (progress) progress(state);
-        };
-        std::vector<EvalRow> rows = run_problem(model, o, suite, problems[size_t(i)], o.start + uint64_t(i), pool, on_run);
-        std::lock_guard<std::mutex> lock(mutex);
-        done[size_t(i)] = std::move(rows);
-        ++state.problems_done;
-        while (next_to_emit < n && done[size_t(next_to_emit)]) {
-          if (sink) sink(*done[size_t(next_to_emit)]);
-          done[size_t(next_to_emit)].reset();
-          ++next_to_emit;
-        }
-        if (progress) progress(state);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!error) error = std::current_exception();
-        failed = true;
-      }
-    }
+  state.runs_total = int64_t(n) * eval_runs_per_problem(o);
+  auto on_run = [&]() {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++state.runs_done;
+    if (progress) progress(state);
   };
-  const int n_workers = std::max(1, std::min(o.threads, n));
-  eval_check_worker_pool(n_workers);
-  std::vector<std::thread> threads;
-  for (int t = 1; t < n_workers; ++t) threads.emplace_back(worker);
-  worker();
-  for (std::thread& t : threads) t.join();
-  if (error) std::rethrow_exception(error);
+
+  // Phase 1: the full cache on every problem.
+  std::vector<std::vector<EvalRow>> full_rows(static_cast<size_t>(n));
+  for_each_problem(n, o.threads, [&](int i, ThreadPool& pool) {
+    full_rows[size_t(i)] = run_full(model, o, suite, inputs[size_t(i)], pool, on_run);
+  });
+  double mean_full_length = 0;
+  int64_t full_runs = 0;
+  for (const auto& rows : full_rows)
+    for (const EvalRow& r : rows) {
+      mean_full_length += r.full_length;
+      ++full_runs;
+    }
+  mean_full_length /= double(std::max<int64_t>(1, full_runs));
+  std::vector<std::vector<ResolvedBudget>> suite_budgets(o.policies.size());
+  if (o.budget_mode == BudgetMode::Suite) {
+    for (size_t c = 0; c < o.policies.size(); ++c)
+      for (const BudgetSpec& b : o.budgets)
+        suite_budgets[c].push_back(
+            budget_resolve(o.policies[c], b, std::max(1, int(std::lround(mean_full_length))), shape, BudgetMode::Suite));
+  }
+  for (auto& rows : full_rows)
+    for (EvalRow& r : rows)
+      if (o.budget_mode == BudgetMode::Suite) r.budget_reference_length = mean_full_length;
+
+  // Phase 2: every policy x budget x seed; rows emitted in problem order as problems finish.
+  std::vector<std::optional<std::vector<EvalRow>>> done(static_cast<size_t>(n));
+  int next_to_emit = 0;
+  for_each_problem(n, o.threads, [&](int i, ThreadPool& pool) {
+    std::vector<EvalRow> rows = std::move(full_rows[size_t(i)]);
+    std::vector<EvalRow> rest = run_policies(model, o, suite, inputs[size_t(i)], rows, mean_full_length, suite_budgets,
+                                             pool, on_run);
+    rows.insert(rows.end(), std::make_move_iterator(rest.begin()), std::make_move_iterator(rest.end()));
+    for (EvalRow& r : rows) {
+      r.index = inputs[size_t(i)].index;
+      r.budget_mode = budget_mode_name(o.budget_mode);
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    done[size_t(i)] = std::move(rows);
+    ++state.problems_done;
+    while (next_to_emit < n && done[size_t(next_to_emit)]) {
+      if (sink) sink(*done[size_t(next_to_emit)]);
+      done[size_t(next_to_emit)].reset();
+      ++next_to_emit;
+    }
+    if (progress) progress(state);
+  });
 }
 
 }  // namespace tc::eval

@@ -2,14 +2,17 @@
 // seed through the engine's own generation loop (make_kv_setup + Session + run_generation,
 // the code path of `thinkcache generate`), checked with the suite's exact checker.
 //
-// Per problem, the full cache runs first (always, requested or not): its sequence length
-// (prompt + generated tokens) is what percentage budgets refer to. Then every other policy
-// runs each budget, once if the policy is deterministic and once per seed if it is seeded
-// (policy_is_seeded; with sampling, temperature > 0, every policy runs every seed and the
-// sampler seed is derived from (seed, problem index)). Each run gets a fresh KvCache and
-// policy. Problems run concurrently on worker threads, each with its own single-threaded
-// kernel pool; results do not depend on the thread count, and rows are delivered in problem
-// order (run order within a problem).
+// Two phases. First the full cache runs on every problem (always, requested or not): its
+// sequence lengths (prompt + generated tokens) are what percentage budgets refer to, the
+// suite's mean in BudgetMode::Suite (resolved once, one budget for every problem), each
+// problem's own in BudgetMode::Problem (see eval_budget.h). Then every other policy runs each
+// budget, once if the policy is deterministic and once per seed if it is seeded
+// (PolicyInfo::seeded; with sampling, temperature > 0, every policy runs every seed and the
+// sampler seed is derived from (seed, problem index)); in BudgetMode::Suite a budget that
+// cannot hold a problem's prompt plus the policy's window (budget_fits_prompt) gives a row
+// marked infeasible, with no run. Each run gets a fresh KvCache and policy. Problems run concurrently on worker
+// threads, each with its own single-threaded kernel pool; results do not depend on the
+// thread count, and rows are delivered in problem order (run order within a problem).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +36,7 @@ struct EvalOptions {
   int n = 0;                              // problems
   std::vector<PolicyChoice> policies;     // as requested; full runs anyway
   std::vector<BudgetSpec> budgets;
+  BudgetMode budget_mode = BudgetMode::Suite;
   std::vector<uint64_t> seeds = {0};      // policy seeds (and sampler seeds when sampling)
   int max_tokens = 0;                     // > 0: fixed cap on generated tokens
   double max_tokens_factor = 1.5;         // else cap = ceil(factor x (reference trace tokens + EOS))
@@ -65,11 +69,18 @@ struct EvalRow {
   int reference_trace_tokens = 0;  // the suite's reference completion + EOS
   int max_tokens = 0;
   int full_length = 0;          // prompt + generated tokens of this problem's full-cache run
+  std::string budget_mode = "suite";  // how percentages were resolved: "suite" or "problem"
+  double budget_reference_length = 0;  // the full-cache length percentages referred to (suite mean
+                                       // or this problem's full_length)
+  bool feasible = true;         // false: the budget cannot hold the prompt plus the window; not run
+  std::string infeasible_reason;
   std::string stop_reason;
   int capacity_slots = 0;       // slots allocated per (layer, KV head)
   int peak_tokens = 0;          // most live slots of any (layer, KV head)
   uint64_t peak_kv_bytes = 0;   // K+V bytes of the most live slots (summed over layers and heads)
+  uint64_t mean_kv_bytes = 0;   // K+V bytes of the live slots averaged over decode steps (resident KV)
   uint64_t full_peak_kv_bytes = 0;  // the same for this problem's full-cache run
+  uint64_t full_mean_kv_bytes = 0;  // mean_kv_bytes of this problem's full-cache run
   uint64_t kv_bytes_allocated = 0;
   int64_t evictions = 0;
   std::string text;             // the completion, when EvalOptions::keep_text

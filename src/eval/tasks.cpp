@@ -15,7 +15,8 @@ int64_t TaskParams::get(const std::string& name) const {
 }
 
 const std::vector<const TaskSuite*>& task_suites() {
-  static const std::vector<const TaskSuite*> suites = {&task_suite_chain(), &task_suite_arith()};
+  static const std::vector<const TaskSuite*> suites = {&task_suite_chain(), &task_suite_arith(), &task_suite_maze(),
+                                                      &task_suite_sum()};
   return suites;
 }
 

@@ -7,5 +7,7 @@ namespace tc::eval {
 
 const TaskSuite& task_suite_chain();
 const TaskSuite& task_suite_arith();
+const TaskSuite& task_suite_maze();
+const TaskSuite& task_suite_sum();
 
 }  // namespace tc::eval

@@ -307,7 +307,7 @@ TC_TEST(tasks_json_round_trip) {
 }
 
 TC_TEST(tasks_bad_names_and_parameters) {
-  TC_EXPECT_THROWS(task_suite("chains"), "unknown task suite 'chains' (known: chain, arith)");
+  TC_EXPECT_THROWS(task_suite("chains"), "unknown task suite 'chains' (known: chain, arith, maze, sum)");
   const TaskSuite& chain = task_suite("chain");
   TC_EXPECT_THROWS(task_params_resolve(chain, std::vector<std::string>{"depht_max=3"}),
                    "suite chain has no parameter 'depht_max'");

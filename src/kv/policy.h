@@ -91,6 +91,11 @@ class KvPolicy {
   virtual int capacity_for(int prompt_tokens, int max_new_tokens) const = 0;
   // The budget in tokens (0 for full).
   virtual int budget() const = 0;
+  // The recent / observation window in effect (what --kv-window sets); -1 for policies without one.
+  virtual int window() const { return -1; }
+  // True when the prompt stays whole at prefill (the budget applies from the first decode-time
+  // eviction, so the cache must hold the prompt plus the window until then).
+  virtual bool keeps_prompt() const { return false; }
 
   // Called once the cache is allocated, before the first token: register channels.
   virtual void attach(KvCache& cache) = 0;
@@ -118,7 +123,18 @@ struct PolicyInfo {
   std::unique_ptr<KvPolicy> (*make)(const PolicySpec& spec, const KvCacheShape& shape);
   std::string budget_rule;  // what --kv-budget means for this policy and what it must satisfy
   std::string window_rule;  // what --kv-window means and its default; empty if not accepted
+  // The default window for a budget (what the policy uses without --kv-window), from the same
+  // function its factory calls; null for policies without a window.
+  int (*default_window)(int budget, const PolicySpec& spec) = nullptr;
+  // Decisions draw from PolicySpec::seed (Gumbel-top-k or uniform sampling, random projections).
+  bool seeded = false;
+  // An option that sets the compaction period where it is not the window (R-KV's "every"),
+  // with its default; empty when the window is the period or the policy evicts every step.
+  std::string period_option;
+  int default_period = 0;
 };
+// The registry entry of `name`, or null.
+const PolicyInfo* policy_info(const std::string& name);
 
 const std::vector<PolicyInfo>& policy_registry();
 // Parses one `--kv-option key=value` into spec.options; throws on a missing '=', an empty

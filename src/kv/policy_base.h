@@ -125,6 +125,8 @@ class WindowedPolicy : public PolicyBase {
   WindowedPolicy(std::string name, const Config& config, uint64_t seed, KvLayout layout = KvLayout::Gqa);
 
   int capacity_for(int prompt_tokens, int max_new_tokens) const override;
+  int window() const override { return config_.recent; }
+  bool keeps_prompt() const override { return config_.schedule.prefill == EvictionSchedule::Prefill::Keep; }
   const Config& config() const { return config_; }
 
  protected:

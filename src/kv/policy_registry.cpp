@@ -24,6 +24,12 @@ PolicyRegistrar::PolicyRegistrar(PolicyInfo info) {
 
 const std::vector<PolicyInfo>& policy_registry() { return mutable_registry(); }
 
+const PolicyInfo* policy_info(const std::string& name) {
+  for (const PolicyInfo& info : policy_registry())
+    if (info.name == name) return &info;
+  return nullptr;
+}
+
 void policy_spec_add_option(PolicySpec& spec, const std::string& key_equals_value) {
   size_t eq = key_equals_value.find('=');
   TC_CHECK_ARG(eq != std::string::npos, "--kv-option \"%s\" is not of the form key=value", key_equals_value.c_str());

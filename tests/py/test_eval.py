@@ -21,7 +21,8 @@ TIMING = "timing"
 ROW_KEYS = {"problem", "index", "policy", "policy_name", "requested", "budget_spec", "budget_target", "budget",
             "window", "options", "seed", "correct", "answered", "answer", "expected", "prompt_tokens", "trace_tokens",
             "reference_trace_tokens", "max_tokens", "full_length", "stop_reason", "capacity_slots", "peak_tokens",
-            "peak_kv_bytes", "full_peak_kv_bytes", "kv_bytes_allocated", "evictions", "timing"}
+            "peak_kv_bytes", "full_peak_kv_bytes", "kv_bytes_allocated", "evictions", "timing", "budget_mode",
+            "budget_reference_length", "feasible", "mean_kv_bytes", "full_mean_kv_bytes"}
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +63,10 @@ def vase_rule(target: int) -> tuple[int, int]:
 
 
 def test_eval_rows_schema_count_and_budgets(tc_bin, tiny, tmp_path):
+    """--budget-mode problem: the first testbed's per-problem rules (eval/README.md)."""
     out = tmp_path / "a"
     run_eval(tc_bin, tiny, out, "--n", "3", "--policies", "full,vase,lazy", "--budgets", "25%,100",
-             "--seeds", "0,1", "--max-tokens", "24", "--threads", "2")
+             "--seeds", "0,1", "--max-tokens", "24", "--threads", "2", "--budget-mode", "problem")
     rows = read_rows(out / "rows.jsonl")
     # Per problem: full once, vase (seeded) 2 budgets x 2 seeds, lazy (deterministic) 2 budgets x 1.
     assert len(rows) == 3 * (1 + 4 + 2)
@@ -74,6 +76,8 @@ def test_eval_rows_schema_count_and_budgets(tc_bin, tiny, tmp_path):
         assert isinstance(r["correct"], bool) and isinstance(r["trace_tokens"], int)
         assert r["trace_tokens"] <= r["max_tokens"] == 24
         assert r["peak_kv_bytes"] > 0 and r["full_peak_kv_bytes"] > 0
+        assert r["budget_mode"] == "problem" and r["feasible"] is True
+        assert 0 < r["mean_kv_bytes"] <= r["peak_kv_bytes"]
     # Problem order, full first within each problem, and the runs in --policies/--budgets/--seeds order.
     assert [r["index"] for r in rows] == sorted(r["index"] for r in rows)
     first = [(r["policy"], r["budget_spec"], r["seed"]) for r in rows if r["index"] == 0]
@@ -102,6 +106,51 @@ def test_eval_rows_schema_count_and_budgets(tc_bin, tiny, tmp_path):
         assert r["peak_tokens"] <= max(r["prompt_tokens"], r["budget"]) + r["window"] + 1
 
 
+def test_eval_suite_mode_one_budget_default_windows_infeasible_rows(tc_bin, tiny, tmp_path):
+    """The default protocol: a percentage is a share of the suite's mean full-cache length,
+    resolved once; policies at their default windows; a budget that cannot hold a problem's
+    prompt plus the window of a prompt-keeping policy gives an infeasible row, not a run."""
+    out = tmp_path / "s"
+    # chain prompts of ~100 tokens and 60 new tokens: full lengths ~160.
+    run_eval(tc_bin, tiny, out, "--n", "4", "--policies", "full,vase,lazy,streaming", "--budgets", "90%,128",
+             "--seeds", "0", "--max-tokens", "60")
+    rows = read_rows(out / "rows.jsonl")
+    full = [r for r in rows if r["policy"] == "full"]
+    mean_length = sum(r["full_length"] for r in full) / len(full)
+    for r in rows:
+        assert r["budget_mode"] == "suite"
+        assert r["budget_reference_length"] == pytest.approx(mean_length)
+    for policy in ("vase", "lazy", "streaming"):
+        for spec in ("90%", "128"):
+            cell = [r for r in rows if r["policy"] == policy and r["budget_spec"] == spec]
+            assert len(cell) == 4
+            assert len({(r["budget"], r["window"]) for r in cell}) == 1  # one budget for every problem
+            target = round_half_up(0.9 * mean_length) if spec == "90%" else 128
+            assert {r["budget_target"] for r in cell} == {target}
+    vase = [r for r in rows if r["policy"] == "vase"]
+    assert {r["window"] for r in vase} == {64}  # R at its default, never scaled
+    multiples = [b for b in range(128, 1024, 64)]
+    nearest = min(multiples, key=lambda b: (abs(b - round_half_up(0.9 * mean_length)), -b))
+    assert {r["budget"] for r in vase if r["budget_spec"] == "90%"} == {nearest}
+    lazy = [r for r in rows if r["policy"] == "lazy" and r["budget_spec"] == "128"]
+    assert {(r["budget"], r["window"]) for r in lazy} == {(128, 16)}
+    infeasible = 0
+    for r in rows:
+        if r["policy"] == "full":
+            continue
+        fits = r["policy"] == "streaming" or r["prompt_tokens"] + r["window"] <= r["budget"]
+        assert r["feasible"] is fits, r
+        if not fits:
+            infeasible += 1
+            assert r["stop_reason"] == "infeasible" and r["trace_tokens"] == 0 and r["correct"] is False
+            assert "cannot hold the" in r["infeasible_reason"]
+    assert infeasible >= 4  # vase at 128: ~100-token prompts + R = 64
+    # vase at 80 tokens with R = 64 is refused by the policy itself: a clear error, no run.
+    proc = run_eval(tc_bin, tiny, tmp_path / "bad", "--n", "2", "--policies", "vase", "--budgets", "80",
+                    "--max-tokens", "8", check=False)
+    assert proc.returncode == 1 and "multiple of the window R = 64" in proc.stderr
+
+
 def test_eval_is_deterministic_across_runs_and_threads(tc_bin, tiny, tmp_path):
     args = ["--n", "3", "--policies", "full,vase,h2o", "--budgets", "30%", "--seeds", "0,1", "--max-tokens", "20"]
     run_eval(tc_bin, tiny, tmp_path / "a", *args, "--threads", "2")
@@ -125,7 +174,7 @@ def test_eval_reports_parse(tc_bin, tiny, tmp_path):
     # Header, separator, the full cache (not requested: a reference), 2 policies x 2 budgets.
     assert len(table) == 2 + 1 + 4
     assert table[2].startswith("| full (reference) |")
-    assert all(line.count("|") == 12 for line in table)
+    assert all(line.count("|") == 15 for line in table)
     rows = read_rows(out / "rows.jsonl")
     assert [r["requested"] for r in rows if r["policy"] == "full"] == [False] * 3
     for name in ("plot.svg", "plot_kv.svg"):
@@ -165,6 +214,7 @@ def test_eval_keep_text_answers_match_checker(tc_bin, tiny, tmp_path):
     (["--policies", "lazy", "--budgets", "10"], "must exceed W"),
     (["--param", "nosuch=1"], "nosuch"),
     (["--threads", "0"], "--threads"),
+    (["--budget-mode", "per-problem"], "not a budget mode"),
 ])
 def test_eval_bad_input(tc_bin, tiny, tmp_path, args, message):
     base = {"--policies": "full,lazy", "--budgets": "25%", "--n": "2"}
@@ -237,7 +287,8 @@ def test_committed_testbed_results_reproduce(tc_bin, tmp_path):
     budget = next(r["budget_spec"] for r in committed if r["policy"] == "vase")
     seed = min(r["seed"] for r in committed)
     args = ["--n", "5", "--start", str(start), "--task-seed", option("--task-seed", "1"), "--suite",
-            option("--suite", "chain"), "--policies", "full,lazy,vase", "--budgets", budget, "--seeds", str(seed)]
+            option("--suite", "chain"), "--policies", "full,lazy,vase", "--budgets", budget, "--seeds", str(seed),
+            "--budget-mode", option("--budget-mode", "problem")]
     for p in params:
         args += ["--param", p]
     if option("--max-tokens"):

@@ -158,13 +158,15 @@ class CurProjectionPolicy final : public WindowedPolicy {
 
 }  // namespace
 
+int cur_projection_default_window(int, const PolicySpec&) { return 64; }
+
 std::unique_ptr<KvPolicy> make_cur_projection_policy(const PolicySpec& spec, const KvCacheShape&,
                                                      bool resample_each_eviction) {
   PolicyOptions o(spec);
   CurParams p;
   p.name = spec.name;
   p.resample = resample_each_eviction;
-  p.window = o.window(64, 1, 1 << 16);
+  p.window = o.window(cur_projection_default_window(spec.budget, spec), 1, 1 << 16);
   p.sinks = o.get_int("sinks", 4, 0, 1 << 20);
   p.rank = o.get_int("rank", 20, 1, 4096);
   p.budget = o.budget(p.window + p.sinks + 1,

@@ -17,5 +17,7 @@ std::unique_ptr<KvPolicy> make_cur_projection_policy(const PolicySpec& spec, con
 extern const char* const kCurProjectionBudgetRule;
 extern const char* const kCurProjectionWindowRule;
 std::vector<PolicyParam> cur_projection_params();
+// R = 64 whatever the budget.
+int cur_projection_default_window(int budget, const PolicySpec& spec);
 
 }  // namespace tc

@@ -18,6 +18,8 @@ const PolicyRegistrar kRegisterCurDkv(PolicyInfo{
     make_curdkv,
     kCurProjectionBudgetRule,
     kCurProjectionWindowRule,
+    cur_projection_default_window,
+    true,
 });
 
 }  // namespace

@@ -19,6 +19,7 @@ namespace {
 class H2oPolicy final : public RollingPolicy {
  public:
   H2oPolicy(const Config& c, uint64_t seed, KvLayout layout) : RollingPolicy("h2o", c, seed, layout) {}
+  int window() const override { return config().recent; }
 
   AttentionNeeds needs() const override {
     AttentionNeeds n;
@@ -46,12 +47,14 @@ class H2oPolicy final : public RollingPolicy {
   int acc_ = -1;
 };
 
+int h2o_default_window(int budget, const PolicySpec&) { return budget / 2; }
+
 std::unique_ptr<KvPolicy> make_h2o(const PolicySpec& spec, const KvCacheShape&) {
   PolicyOptions o(spec);
   TC_CHECK_ARG(spec.budget > 1, "policy h2o needs --kv-budget >= 2 (heavy hitters + recent tokens), got %d",
                spec.budget);
   RollingPolicy::Config c;
-  c.recent = o.window(spec.budget / 2, 1, 1 << 30);
+  c.recent = o.window(h2o_default_window(spec.budget, spec), 1, 1 << 30);
   c.budget = o.budget(c.recent + 1, str_printf("the %d recent tokens are always kept; heavy = B - recent must be >= 1",
                                                c.recent));
   c.sinks = 0;
@@ -74,6 +77,7 @@ const PolicyRegistrar kRegisterH2o(PolicyInfo{
     make_h2o,
     "B = heavy hitters + recent tokens kept per head; must exceed the recent window",
     "recent window (the newest tokens, never evicted); default B/2 (the paper's half heavy / half recent split)",
+    h2o_default_window,
 });
 
 }  // namespace

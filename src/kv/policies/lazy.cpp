@@ -172,11 +172,12 @@ class LazyPolicy final : public WindowedPolicy {
   int ts_ = -1, mri_ = -1;
 };
 
+int lazy_default_window(int budget, const PolicySpec&) { return budget > 0 ? std::max(16, budget / 8) : 16; }
+
 std::unique_ptr<KvPolicy> make_lazy(const PolicySpec& spec, const KvCacheShape& shape) {
   PolicyOptions o(spec);
   LazyParams p;
-  const int default_window = spec.budget > 0 ? std::max(16, spec.budget / 8) : 16;
-  p.window = o.window(default_window, 1, 1 << 20);
+  p.window = o.window(lazy_default_window(spec.budget, spec), 1, 1 << 20);
   p.budget = o.budget(p.window + 1, str_printf("the last W = %d tokens are always kept; B must exceed W", p.window));
   p.alpha = o.get_double("alpha", 1e-4, 1e-12, 1.0);
   p.form = o.get_choice("score", "code", {"code", "paper"}) == "code" ? LazyScoreForm::Code : LazyScoreForm::Paper;
@@ -205,6 +206,7 @@ const PolicyRegistrar kRegisterLazy(PolicyInfo{
     "B = tokens kept per head after an eviction (prompt included); must exceed W. Capacity max(prompt, B) + W",
     "W = observation window = eviction period = protected recent tokens; default max(16, B/8) (paper: the "
     "80th percentile of token MRI, see `thinkcache analyze`)",
+    lazy_default_window,
 });
 
 }  // namespace

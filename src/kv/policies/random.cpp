@@ -20,10 +20,12 @@ class RandomPolicy final : public WindowedPolicy {
   }
 };
 
+int random_default_window(int, const PolicySpec&) { return 64; }
+
 std::unique_ptr<KvPolicy> make_random(const PolicySpec& spec, const KvCacheShape&) {
   PolicyOptions o(spec);
   WindowedPolicy::Config c;
-  c.recent = o.window(64, 1, 1 << 20);
+  c.recent = o.window(random_default_window(spec.budget, spec), 1, 1 << 20);
   c.sinks = o.get_int("sinks", 0, 0, 1 << 20);
   c.budget = o.budget(c.recent + c.sinks + 1,
                       str_printf("the last W = %d tokens and %d sinks are always kept", c.recent, c.sinks));
@@ -42,6 +44,8 @@ const PolicyRegistrar kRegisterRandom(PolicyInfo{
     make_random,
     "B = tokens kept per head after an eviction; must exceed W + sinks. Capacity max(prompt, B) + W",
     "W = eviction period and protected recent tokens; default 64",
+    random_default_window,
+    true,
 });
 
 }  // namespace

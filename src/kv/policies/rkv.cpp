@@ -170,10 +170,12 @@ class RkvPolicy final : public WindowedPolicy {
   QueryWindow queries_;
 };
 
+int rkv_default_window(int, const PolicySpec&) { return 8; }
+
 std::unique_ptr<KvPolicy> make_rkv(const PolicySpec& spec, const KvCacheShape&) {
   PolicyOptions o(spec);
   RkvParams p;
-  p.window = o.window(8, 1, 1 << 16);
+  p.window = o.window(rkv_default_window(spec.budget, spec), 1, 1 << 16);
   p.budget = o.budget(p.window + 1, str_printf("the last alpha = %d window tokens are always kept", p.window));
   p.period = o.get_int("every", 128, 1, 1 << 20);
   p.score.lambda = o.get_double("lambda", 0.1, 0.0, 1.0);
@@ -203,6 +205,10 @@ const PolicyRegistrar kRegisterRkv(PolicyInfo{
     make_rkv,
     "B = tokens kept per KV head after a compression (prompt included); must exceed alpha. Capacity max(P, B) + every",
     "alpha = query window and protected recent tokens; default 8",
+    rkv_default_window,
+    false,
+    "every",
+    128,
 });
 
 }  // namespace

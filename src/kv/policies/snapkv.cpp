@@ -149,11 +149,16 @@ class SnapKvPolicy final : public WindowedPolicy {
   int window_acc_ = -1;
 };
 
+int snapkv_default_window(int, const PolicySpec& spec) {
+  auto mode = spec.options.find("mode");
+  return mode != spec.options.end() && mode->second == "decode" ? 64 : 32;
+}
+
 std::unique_ptr<KvPolicy> make_snapkv(const PolicySpec& spec, const KvCacheShape&) {
   PolicyOptions o(spec);
   SnapParams p;
   p.decode_mode = o.get_choice("mode", "prefill", {"prefill", "decode"}) == "decode";
-  p.window = o.window(p.decode_mode ? 64 : 32, 1, 1 << 16);
+  p.window = o.window(snapkv_default_window(spec.budget, spec), 1, 1 << 16);
   p.budget = o.budget(p.window + 1, str_printf("the %d window tokens are always kept", p.window));
   if (p.decode_mode && p.budget % p.window != 0)
     TC_THROW("policy snapkv (mode=decode): --kv-budget %d must be a multiple of the window %d, as in the VaSE "
@@ -190,6 +195,7 @@ const PolicyRegistrar kRegisterSnapKv(PolicyInfo{
     "prefill mode: the prompt budget B (decode is unbounded: capacity max(P, min(P, B) + new tokens)); decode "
     "mode: tokens kept per head, a multiple of the window",
     "w = observation window (kept after compression); default 32 (prefill mode) or 64 (decode mode)",
+    snapkv_default_window,
 });
 
 }  // namespace

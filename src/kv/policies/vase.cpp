@@ -129,10 +129,12 @@ class VasePolicy final : public WindowedPolicy {
   std::vector<float> v_;
 };
 
+int vase_default_window(int, const PolicySpec&) { return 64; }
+
 std::unique_ptr<KvPolicy> make_vase(const PolicySpec& spec, const KvCacheShape&) {
   PolicyOptions o(spec);
   VaseParams p;
-  p.window = o.window(64, 1, 1 << 16);
+  p.window = o.window(vase_default_window(spec.budget, spec), 1, 1 << 16);
   p.budget = o.budget(p.window + 1, str_printf("the last R = %d tokens are always kept", p.window));
   if (p.budget % p.window != 0)
     TC_THROW("policy vase: --kv-budget %d must be a multiple of the window R = %d (the released code requires "
@@ -176,6 +178,8 @@ const PolicyRegistrar kRegisterVase(PolicyInfo{
     "B = tokens kept per KV head after an eviction (prompt included); must be a multiple of R and > R. "
     "Capacity max(prompt, B) + R",
     "R = recent window = query window = eviction period; default 64",
+    vase_default_window,
+    true,
 });
 
 }  // namespace

@@ -18,6 +18,8 @@ const PolicyRegistrar kRegisterVaseDkv(PolicyInfo{
     make_vase_dkv,
     kCurProjectionBudgetRule,
     kCurProjectionWindowRule,
+    cur_projection_default_window,
+    true,
 });
 
 }  // namespace
