@@ -10,20 +10,28 @@
 //   from a find g e
 // Trace: one search per target, each from the entrance. Entering a room copies its prompt
 // line and restates the path from the entrance; leaving a room that does not lead to the
-// target goes back to its parent, restating the parent's doors not yet tried:
+// target goes back to its parent, copies the parent's prompt line again and takes the door
+// after the one just explored:
 //   search g
 //   a: b c           enter: copy of the room's prompt line (a look-up into the prompt)
 //   path a           the current path (the previous path line, plus the room)
-//   go b             the first door not yet tried
+//   go b             the first door
 //   b: d e
 //   path a b
 //   go d
 //   d: -             a dead end
 //   path a b d
-//   back b: e        the parent (second-last room of the path) and its doors left: its latest
-//                    door list, without the door just explored
+//   back b           the parent: the second-last room of the path
+//   b: d e           its prompt line again (read again after the subtree's exploration)
 //   path a b         the previous path line without its last room
-//   go e
+//   after d go e     the door after the one just explored (the last room of the path before)
+//   e: -
+//   path a b e
+//   back b
+//   b: d e
+//   path a b
+//   after e none     no door left: back to the parent's parent
+//   back a
 //   ...
 //   path a c g
 //   found g: a c g   the target reached: the path is this search's result
@@ -32,17 +40,18 @@
 // and after the last search "answer: a c g, a b e" (every found path, in target order).
 //
 // What a chain of thought of this kind keeps needing: the prompt line of every room the
-// search enters, in every search (the rooms near the entrance again and again, long after
-// their last read); the latest door list of each room on the path, read again when its
-// subtree is exhausted (after a gap as long as the subtree's exploration); the target, read
-// at every step; and every "found" line once more at the answer. Most of the trace, the
-// exploration of subtrees that do not contain the target, is never needed again once it is
-// backed out of: dead ends that a KV policy can drop.
+// search enters, in every search and again each time the search comes back to it (the rooms
+// near the entrance again and again, long after their last read); the target, read at every
+// step; and every "found" line once more at the answer. Most of the trace, the exploration of
+// subtrees that do not contain the target, is never needed again once it is backed out of:
+// dead ends that a KV policy can drop.
 //
 // Why this layout: every long-range read is an induction copy of a line that starts with
-// the same name (a bare name starts a room line, a name after a space is a reference), and
-// everything else reads the line or two just above it (the path, the door list) -- what a
-// small transformer learns.
+// the same name and always continues the same way (a bare name starts a room line, a name
+// after a space is a reference); everything else reads the line or few lines just above it
+// (the path, the door after the one just explored) -- what a small transformer learns. (A
+// first layout restated only the doors not yet tried, "back b: e", which made the copy depend
+// on which of a room's earlier lines is the latest; a 1M-parameter pilot got it wrong often.)
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -125,51 +134,37 @@ std::string path_text(const std::vector<Room>& rooms, const std::vector<int>& pa
 // The depth-first search for `target` from the entrance, written as the trace describes.
 // Returns the path found.
 std::vector<int> write_search(const std::vector<Room>& rooms, int target, std::string& out) {
-  out += "search ";
-  out += room_char(rooms, target);
-  out += '\n';
-  std::vector<int> path;
-  std::vector<std::vector<int>> doors_left;  // per room on the path: the doors not yet tried
-  auto write_path = [&] {
-    out += "path " + path_text(rooms, path) + "\n";
-  };
-  auto enter = [&](int room) {
-    out += room_char(rooms, room);
-    out += ':';
-    out += door_list(rooms, rooms[size_t(room)].children) + "\n";
-    path.push_back(room);
-    doors_left.push_back(rooms[size_t(room)].children);
-    write_path();
-  };
-  enter(0);
+  auto name = [&](int room) { return std::string(1, room_char(rooms, room)); };
+  auto write_room = [&](int room) { out += name(room) + ":" + door_list(rooms, rooms[size_t(room)].children) + "\n"; };
+  out += "search " + name(target) + "\n";
+  std::vector<int> path = {0};
+  std::vector<size_t> next_door = {0};  // per room on the path: the index of the next door to try
+  write_room(0);
+  out += "path " + path_text(rooms, path) + "\n";
   while (path.back() != target) {
-    std::vector<int>& left = doors_left.back();
-    if (!left.empty()) {
-      out += "go ";
-      out += room_char(rooms, left.front());
-      out += '\n';
-      enter(left.front());
+    const int room = path.back();
+    const std::vector<int>& doors = rooms[size_t(room)].children;
+    size_t& next = next_door.back();
+    if (next < doors.size()) {
+      const int child = doors[next++];
+      if (next == 1) out += "go " + name(child) + "\n";
+      else out += "after " + name(doors[next - 2]) + " go " + name(child) + "\n";
+      write_room(child);
+      path.push_back(child);
+      next_door.push_back(0);
+      out += "path " + path_text(rooms, path) + "\n";
       continue;
     }
-    // The room is exhausted: back to its parent, which drops the door just explored.
+    if (!doors.empty()) out += "after " + name(doors.back()) + " none\n";
+    // The room is exhausted: back to its parent.
     path.pop_back();
-    doors_left.pop_back();
+    next_door.pop_back();
     if (path.empty()) TC_THROW("internal error: maze: target not reachable");
-    std::vector<int>& parent_left = doors_left.back();
-    parent_left.erase(parent_left.begin());
-    out += "back ";
-    out += room_char(rooms, path.back());
-    out += ':';
-    for (int c : parent_left) {
-      out += ' ';
-      out += room_char(rooms, c);
-    }
-    out += '\n';
-    write_path();
+    out += "back " + name(path.back()) + "\n";
+    write_room(path.back());
+    out += "path " + path_text(rooms, path) + "\n";
   }
-  out += "found ";
-  out += room_char(rooms, target);
-  out += ": " + path_text(rooms, path) + "\n";
+  out += "found " + name(target) + ": " + path_text(rooms, path) + "\n";
   return path;
 }
 
