@@ -483,13 +483,17 @@ struct BlockDecoder<DType::IQ4_XS> {
   static constexpr int kElems = 256, kBytes = 136, kScales = 8;
   static constexpr bool kPrepassScales = true;
   TC_INLINE static void scales(const uint8_t* b, float* s) {
-    const float d = simd::f16_scalar(b);
+    using namespace simd;
+    // Lane ib < 8: the low nibble is bits 4ib..4ib+3 of scales_l (as a u32), the high bits are
+    // bits 2ib..2ib+1 of scales_h (lanes 8 and up, if any, compute unused values).
     uint16_t scales_h;
+    uint32_t scales_l;
     std::memcpy(&scales_h, b + 2, 2);
-    for (int ib = 0; ib < 8; ++ib) {
-      const int ls = ((b[4 + ib / 2] >> (4 * (ib % 2))) & 0xF) | (((scales_h >> (2 * ib)) & 3) << 4);
-      s[ib] = d * float(ls - 32);
-    }
+    std::memcpy(&scales_l, b + 4, 4);
+    const VI ib = iota_i();
+    const VI low = and_i(srlv_i(set1_i(int32_t(scales_l)), shl_i<2>(ib)), set1_i(0xF));
+    const VI high = and_i(srlv_i(set1_i(scales_h), shl_i<1>(ib)), set1_i(3));
+    store_first8(s, mul(set1(f16_scalar(b)), to_float(sub_i(or_i(low, shl_i<4>(high)), set1_i(32)))));
   }
   static void row_scales(const uint8_t* row, int64_t nb, float* s) {
     for (int64_t b = 0; b < nb; ++b) scales(row + b * kBytes, s + b * kScales);

@@ -311,6 +311,15 @@ TC_INLINE void store_partial(float* p, VF a, int n) {
   store(tmp, a);
   std::memcpy(p, tmp, sizeof(float) * size_t(n));
 }
+// Stores lanes 0..7 of a.
+TC_INLINE void store_first8(float* p, VF a) {
+#if defined(TC_SIMD_AVX512)
+  _mm256_storeu_ps(p, _mm512_castps512_ps256(a.v));
+#else
+  static_assert(kW == 8);
+  store(p, a);
+#endif
+}
 TC_INLINE VF load_f16_partial(const uint16_t* p, int n) {
   n = n < kW ? n : kW;
   uint16_t tmp[kW] = {};
