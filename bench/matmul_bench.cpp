@@ -1,6 +1,6 @@
 // matmul_bench: fast vs reference matmul for SmolLM2-like shapes and every weight dtype.
 //
-//   decode  (n = 1):   GB/s of weight bytes streamed. The weights rotate through enough
+//   decode  (n = 1):   GB/s of weight bytes streamed (and Gw/s: billions of weights). The weights rotate through enough
 //                      copies (>= 128 MiB) that every call reads them from DRAM, as a real
 //                      decode step does; a plain read of a large buffer gives the ceiling.
 //   prefill (n = 128): GFLOP/s (2 * n * rows * cols per call).
@@ -93,7 +93,8 @@ double pool_overhead_us(ThreadPool& pool, double min_time) {
 
 int main(int argc, char** argv) {
   std::vector<int> thread_counts = {1, 2};
-  std::vector<std::string> dtypes = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q4_k", "q6_k"};
+  std::vector<std::string> dtypes = {"f32",  "f16",  "bf16", "q8_0", "q5_0", "q5_1",   "q4_0",  "q4_1",
+                                     "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"};
   std::vector<std::string> shapes = {"576x576", "192x576", "1536x576", "576x1536", "49152x576"};
   bool with_ref = true, hot = false, baseline = true;
   int prefill_n = 128;
@@ -123,8 +124,8 @@ int main(int argc, char** argv) {
     std::printf("threads %d: DRAM read %.1f GB/s, empty parallel_for %.2f us\n", th,
                 read_bandwidth(pool, size_t(256) << 20, min_time), pool_overhead_us(pool, min_time));
   }
-  std::printf("%-6s %-10s %3s | %9s %9s %7s | %9s %9s %7s\n", "dtype", "shape", "thr", "dec GB/s", "ref GB/s",
-              "ratio", "pf GF/s", "ref GF/s", "ratio");
+  std::printf("%-6s %-10s %3s | %9s %9s %7s %9s | %9s %9s %7s\n", "dtype", "shape", "thr", "dec GB/s", "ref GB/s",
+              "ratio", "dec Gw/s", "pf GF/s", "ref GF/s", "ratio");
 
   Rng rng(1);
   for (const std::string& dn : dtypes) {
@@ -163,8 +164,9 @@ int main(int argc, char** argv) {
           t_pf_ref = scale * best_time([&] { cpu::ref::matmul(ref_view, x.data(), y.data(), prefill_n, pool); }, 0);
         }
         const double gb = double(bytes.size()) / 1e9;
-        std::printf("%-6s %-10s %3d | %9.2f %9.2f %7.1f | %9.2f %9.2f %7.1f\n", dn.c_str(), shape_used.c_str(), th,
-                    gb / t_dec, with_ref ? gb / t_dec_ref : 0.0, with_ref ? t_dec_ref / t_dec : 0.0, flops / t_pf / 1e9,
+        std::printf("%-6s %-10s %3d | %9.2f %9.2f %7.1f %9.2f | %9.2f %9.2f %7.1f\n", dn.c_str(), shape_used.c_str(),
+                    th, gb / t_dec, with_ref ? gb / t_dec_ref : 0.0, with_ref ? t_dec_ref / t_dec : 0.0,
+                    double(rows) * cols / t_dec / 1e9, flops / t_pf / 1e9,
                     with_ref ? flops / t_pf_ref / 1e9 : 0.0, with_ref ? t_pf_ref / t_pf : 0.0);
         std::fflush(stdout);
       }

@@ -8,5 +8,10 @@ cd "$repo"
 scripts/build.sh
 echo "== C++ unit tests"
 ./build/thinkcache_tests
+for variant in build/thinkcache_kernel_tests_*; do  # the kernels' narrower SIMD paths (see CMakeLists.txt)
+  [ -x "$variant" ] || continue
+  echo "== C++ kernel tests, ${variant#build/thinkcache_kernel_tests_} path"
+  "$variant"
+done
 echo "== Python oracle tests"
 python3 -m pytest -q tests/py

@@ -11,7 +11,10 @@ namespace {
 const DTypeInfo kInfos[] = {
     {"F32", 1, 4, false},        {"F16", 1, 2, false},   {"BF16", 1, 2, false},
     {"Q8_0", 32, 34, true},      {"Q4_0", 32, 18, true}, {"Q4_1", 32, 20, true},
-    {"Q4_K", 256, 144, true},    {"Q6_K", 256, 210, true}, {"I32", 1, 4, false},
+    {"Q4_K", 256, 144, true},    {"Q6_K", 256, 210, true}, {"Q5_0", 32, 22, true},
+    {"Q5_1", 32, 24, true},      {"Q2_K", 256, 84, true},  {"Q3_K", 256, 110, true},
+    {"Q5_K", 256, 176, true},    {"IQ4_NL", 32, 18, true}, {"IQ4_XS", 256, 136, true},
+    {"I32", 1, 4, false},
 };
 static_assert(sizeof(kInfos) / sizeof(kInfos[0]) == size_t(DType::Count));
 }  // namespace

@@ -17,6 +17,13 @@ enum class DType : uint8_t {
   Q4_1,  // 32 elems: f16 d, f16 m, 16 bytes of nibbles; x = d*q + m
   Q4_K,  // 256 elems: super-block with 8 sub-blocks of 32, 6-bit scales and mins
   Q6_K,  // 256 elems: 6-bit quants, 16 sub-blocks with int8 scales
+  Q5_0,  // 32 elems: f16 d, u32 of 5th bits, 16 bytes of nibbles; x = d*(q-16)
+  Q5_1,  // 32 elems: f16 d, f16 m, u32 of 5th bits, 16 bytes of nibbles; x = d*q + m
+  Q2_K,  // 256 elems: 16 sub-blocks of 16 with 4-bit scale and min; x = (d*sc)*q - dmin*m, q 2-bit
+  Q3_K,  // 256 elems: 16 sub-blocks of 16 with 6-bit scales; x = (d*(sc-32))*q, q 3-bit signed
+  Q5_K,  // 256 elems: as Q4_K with a 5th bit per quant
+  IQ4_NL,  // 32 elems: f16 d, 16 bytes of nibbles indexing a fixed non-linear table; x = d*kv[q]
+  IQ4_XS,  // 256 elems: IQ4_NL's table, 8 sub-blocks of 32 with 6-bit scales; x = (d*(ls-32))*kv[q]
   I32,
   Count
 };

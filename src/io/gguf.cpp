@@ -18,9 +18,16 @@ std::optional<DType> dtype_from_ggml(uint32_t t) {
     case 1: return DType::F16;
     case 2: return DType::Q4_0;
     case 3: return DType::Q4_1;
+    case 6: return DType::Q5_0;
+    case 7: return DType::Q5_1;
     case 8: return DType::Q8_0;
+    case 10: return DType::Q2_K;
+    case 11: return DType::Q3_K;
     case 12: return DType::Q4_K;
+    case 13: return DType::Q5_K;
     case 14: return DType::Q6_K;
+    case 20: return DType::IQ4_NL;
+    case 23: return DType::IQ4_XS;
     case 26: return DType::I32;
     case 30: return DType::BF16;
     default: return std::nullopt;
@@ -311,7 +318,8 @@ TensorView GgufFile::tensor(const std::string& name) const {
   auto* t = find_tensor(name);
   if (!t) TC_THROW("%s: missing tensor %s", path().c_str(), name.c_str());
   if (!t->dtype)
-    TC_THROW("%s: tensor %s has type %s, which thinkcache does not support (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K)",
+    TC_THROW("%s: tensor %s has type %s, which thinkcache does not support (supported: F32, F16, BF16, Q8_0, "
+             "Q5_0, Q5_1, Q4_0, Q4_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS)",
              path().c_str(), name.c_str(), ggml_type_name(t->ggml_type));
   TensorView v;
   v.name = t->name;

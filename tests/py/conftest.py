@@ -43,6 +43,12 @@ def smollm2_gguf() -> pathlib.Path:
     return require(ASSETS / "smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
+@pytest.fixture(scope="session")
+def qwen25_gguf() -> pathlib.Path:
+    """Qwen2.5-Coder-0.5B-Instruct Q4_K_M (qwen2, 14 query / 2 KV heads, Q5_0/Q8_0/Q4_K/Q6_K)."""
+    return require(ASSETS / "qwen25" / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")
+
+
 def run_tc(tc_bin, *args, check=True, input=None, timeout=600):
     """Runs thinkcache with args; returns CompletedProcess (text mode)."""
     proc = subprocess.run([str(tc_bin), *map(str, args)], capture_output=True, text=True,

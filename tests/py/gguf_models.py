@@ -3,8 +3,8 @@ GGUF parity and bad-input tests. transformers reads these files back as the orac
 
 Tensors are written the way convert_hf_to_gguf.py does: GGUF names, llama Q/K rows permuted
 for interleaved RoPE, and each matrix in a chosen GGML type. Q8_0/Q4_0/Q4_1/F16/BF16 come from
-gguf.quants.quantize; Q4_K and Q6_K (which gguf-py cannot quantise) are random blocks with sane
-f16 scales, so the weights are whatever those blocks decode to.
+gguf.quants.quantize (Q5_0/Q5_1 too); Q2_K..Q6_K and IQ4_NL/IQ4_XS (which gguf-py cannot
+quantise) are random blocks with sane f16 scales, so the weights are whatever those blocks decode to.
 """
 import numpy as np
 
@@ -14,6 +14,8 @@ from gguf import quants
 
 HIDDEN, FFN, VOCAB, LAYERS, CONTEXT = 256, 512, 384, 2, 512
 TYPE_CYCLE = [T.Q4_K, T.Q6_K, T.Q4_0, T.Q4_1, T.Q8_0, T.F16, T.BF16, T.F32]
+MORE_TYPES = [T.Q5_0, T.Q2_K, T.Q5_1, T.Q3_K, T.IQ4_NL, T.Q5_K, T.IQ4_XS]
+RANDOM_BLOCK_TYPES = (T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K, T.IQ4_NL, T.IQ4_XS)
 
 
 def _random_kquant_blocks(rng, qtype, rows, cols):
@@ -29,6 +31,18 @@ def _random_kquant_blocks(rng, qtype, rows, cols):
     elif qtype == T.Q6_K:  # ql[128], qh[64], scales[16] (int8), d: x = d*scale*(q - 32)
         raw[:, 192:208] = rng.integers(-32, 32, size=(n_blocks, 16), dtype=np.int8).view(np.uint8)
         raw[:, 208:210] = f16(5e-5, 1.5e-4)
+    elif qtype == T.Q5_K:  # d, dmin, scales[12], qh[32], qs[128]: x = d*sc*q - dmin*m (q 5-bit)
+        raw[:, 0:2] = f16(5e-5, 1.5e-4)
+        raw[:, 2:4] = f16(0.0, 2e-4)
+    elif qtype == T.Q2_K:  # scales[16], qs[64], d, dmin: x = d*(sc & 15)*q - dmin*(sc >> 4) (q 2-bit)
+        raw[:, 80:82] = f16(1e-3, 3e-3)
+        raw[:, 82:84] = f16(0.0, 2e-3)
+    elif qtype == T.Q3_K:  # hmask[32], qs[64], scales[12], d: x = d*(sc - 32)*q (q in -4..3)
+        raw[:, 108:110] = f16(-6e-4, 6e-4)
+    elif qtype == T.IQ4_NL:  # d, qs[16]: x = d*kv[q], |kv| <= 127
+        raw[:, 0:2] = f16(-6e-4, 6e-4)
+    elif qtype == T.IQ4_XS:  # d, scales_h, scales_l[4], qs[128]: x = d*(ls - 32)*kv[q]
+        raw[:, 0:2] = f16(-2e-5, 2e-5)
     return raw.reshape(rows, cols // block_elems * block_bytes)
 
 
@@ -38,7 +52,7 @@ def encode(rng, w, qtype):
         return w.astype(np.float32)
     if qtype == T.F16:
         return w.astype(np.float16)
-    if qtype in (T.Q4_K, T.Q6_K):
+    if qtype in RANDOM_BLOCK_TYPES:
         return _random_kquant_blocks(rng, qtype, *w.shape)
     return quants.quantize(w.astype(np.float32), qtype)
 
@@ -50,8 +64,8 @@ def permute_qk(w, n_head):
 
 
 def write_random_gguf(path, arch="llama", n_heads=4, n_kv_heads=2, head_dim=64, seed=0, tied=False,
-                      type_offset=0, overrides=None, drop=(), metadata=None):
-    """A random `arch` model. overrides: {gguf tensor name: np.ndarray or (raw uint8 blocks, GGML type)};
+                      type_offset=0, overrides=None, drop=(), metadata=None, type_cycle=TYPE_CYCLE):
+    """A random `arch` model, its matrices in the types of type_cycle in turn. overrides: {gguf tensor name: np.ndarray or (raw uint8 blocks, GGML type)};
     drop: tensor names to leave out; metadata: extra/replaced keys {key: value}."""
     rng = np.random.default_rng(seed)
     w = gguf.GGUFWriter(str(path), arch)
@@ -82,7 +96,7 @@ def write_random_gguf(path, arch="llama", n_heads=4, n_kv_heads=2, head_dim=64, 
     w.add_token_merges([])
     w.add_eos_token_id(2)
 
-    types = iter(TYPE_CYCLE[type_offset:] + TYPE_CYCLE * 20)
+    types = iter(type_cycle[type_offset:] + type_cycle * 20)
     tensors = {}
 
     def mat(rows, cols, scale=None):

@@ -145,3 +145,27 @@ def test_committed_smollm2_fidelity_reproduces(tc_bin, smollm2_gguf, tmp_path):
         assert r["top1_agreement"] == prefix["top1_agreement"], r["policy"]
         for key in ("kl_mean", "nll_full", "nll_policy"):
             assert math.isclose(r[key], prefix[key], rel_tol=1e-6, abs_tol=1e-9), (r["text"], r["policy"], key)
+
+
+QWEN25_COMMITTED = REPO / "eval" / "results" / "qwen25-fidelity"
+
+
+def test_committed_qwen25_fidelity_reproduces(tc_bin, qwen25_gguf, tmp_path):
+    """The committed Qwen2.5 study's first 512 positions (h2o at 512 tokens evicts from position
+    416 on: 97 prompt + 512 > 512) against the metrics its rows kept for that prefix."""
+    if not (QWEN25_COMMITTED / "rows.jsonl").exists():
+        pytest.skip("no committed Qwen2.5 fidelity results")
+    committed = read_rows(QWEN25_COMMITTED / "rows.jsonl")
+    fidelity(tc_bin, qwen25_gguf, tmp_path / "s", "--sequences", QWEN25_COMMITTED / "sequences.jsonl",
+             "--max-positions", "512", "--policies", "full,h2o", "--budgets", "512", "--threads", "2")
+    fresh = read_rows(tmp_path / "s" / "rows.jsonl")
+    assert len(fresh) == 2
+    for r in fresh:
+        c = next(c for c in committed if (c["policy"], c["budget_spec"]) ==
+                 (r["policy"], "full" if r["policy"] == "full" else "512"))
+        prefix = next(p for p in c["prefixes"] if p["positions"] == 512)
+        assert r["positions"] == 512
+        assert r["top1_agreement"] == prefix["top1_agreement"], r["policy"]
+        for key in ("kl_mean", "nll_full", "nll_policy"):
+            assert math.isclose(r[key], prefix[key], rel_tol=1e-6, abs_tol=1e-9), (r["policy"], key)
+    assert next(r for r in fresh if r["policy"] == "h2o")["kl_mean"] > 0  # it did evict

@@ -2,7 +2,8 @@
 
 tests/py/gguf_models.py writes random llama / qwen2 / qwen3 GGUFs with gguf-py's writer, the
 matrices spread over F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K and Q6_K (llama Q/K rows permuted as
-convert_hf_to_gguf does). transformers loads the same files (dequantising with gguf-py) and is
+convert_hf_to_gguf does), and a qwen2 whose matrices are Q5_0, Q5_1, Q2_K, Q3_K,
+Q5_K, IQ4_NL and IQ4_XS. transformers loads the same files (dequantising with gguf-py) and is
 the oracle. Both sides then hold identical f32 weights, so with an f32 KV cache the logits
 agree to float32 arithmetic: max |diff| < 1e-3 on logits of magnitude ~3 (observed ~2e-6).
 Qwen3 uses head_dim 128: transformers' GGUF loader ignores attention.key_length for qwen3 and
@@ -12,12 +13,13 @@ import numpy as np
 import pytest
 
 from conftest import run_tc
-from gguf_models import VOCAB, write_random_gguf
+from gguf_models import MORE_TYPES, VOCAB, write_random_gguf
 
 CASES = {
     "llama": dict(arch="llama", seed=1, n_heads=4, n_kv_heads=2, head_dim=64),
     "qwen2": dict(arch="qwen2", seed=2, n_heads=4, n_kv_heads=1, head_dim=64, type_offset=3),
     "qwen3": dict(arch="qwen3", seed=3, n_heads=4, n_kv_heads=2, head_dim=128, type_offset=5, tied=True),
+    "qwen2_more_types": dict(arch="qwen2", seed=4, n_heads=4, n_kv_heads=1, head_dim=64, type_cycle=MORE_TYPES),
 }
 
 

@@ -84,11 +84,11 @@ def test_unknown_tensor_type(tc_bin, good_gguf, tmp_path):
 
 def test_known_but_unsupported_tensor_type(tc_bin, tmp_path):
     import gguf
-    # Q5_K blocks (176 bytes per 256 elements): a real GGML type thinkcache does not read.
-    q5 = np.zeros((HIDDEN, 176 * FFN // 256), dtype=np.uint8)
-    path = write_random_gguf(tmp_path / "q5k.gguf", seed=6,
-                             overrides={"blk.1.ffn_down.weight": (q5, gguf.GGMLQuantizationType.Q5_K)})
-    expect_error(tc_bin, "inspect", path, contains=["blk.1.ffn_down.weight", "Q5_K", "does not support"])
+    # IQ2_XXS blocks (66 bytes per 256 elements): a real GGML type thinkcache does not read.
+    iq2 = np.zeros((HIDDEN, 66 * FFN // 256), dtype=np.uint8)
+    path = write_random_gguf(tmp_path / "iq2xxs.gguf", seed=6,
+                             overrides={"blk.1.ffn_down.weight": (iq2, gguf.GGMLQuantizationType.IQ2_XXS)})
+    expect_error(tc_bin, "inspect", path, contains=["blk.1.ffn_down.weight", "IQ2_XXS", "does not support"])
 
 
 def test_missing_tensor_gguf(tc_bin, tmp_path):

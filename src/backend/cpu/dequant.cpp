@@ -43,6 +43,13 @@ void dequantize_row(DType t, const void* src_v, float* dst, int64_t n) {
     case DType::Q4_1: dequantize_blocks<DType::Q4_1>(src, dst, n); return;
     case DType::Q4_K: dequantize_blocks<DType::Q4_K>(src, dst, n); return;
     case DType::Q6_K: dequantize_blocks<DType::Q6_K>(src, dst, n); return;
+    case DType::Q5_0: dequantize_blocks<DType::Q5_0>(src, dst, n); return;
+    case DType::Q5_1: dequantize_blocks<DType::Q5_1>(src, dst, n); return;
+    case DType::Q2_K: dequantize_blocks<DType::Q2_K>(src, dst, n); return;
+    case DType::Q3_K: dequantize_blocks<DType::Q3_K>(src, dst, n); return;
+    case DType::Q5_K: dequantize_blocks<DType::Q5_K>(src, dst, n); return;
+    case DType::IQ4_NL: dequantize_blocks<DType::IQ4_NL>(src, dst, n); return;
+    case DType::IQ4_XS: dequantize_blocks<DType::IQ4_XS>(src, dst, n); return;
     default: tc::dequantize_row(t, src, dst, n); return;  // I32 and future types: the reference
   }
 }

@@ -58,6 +58,22 @@ inline std::vector<uint8_t> random_weights(DType t, int64_t rows, int64_t cols, 
         put_f16(p + 208, uniform(rng, -0.002f, 0.002f));
         break;
       }
+      case DType::Q5_0: put_f16(p, uniform(rng, -0.05f, 0.05f)); break;  // d, then qh and nibbles
+      case DType::Q5_1:
+        put_f16(p, uniform(rng, 0.0f, 0.05f));
+        put_f16(p + 2, uniform(rng, -0.8f, 0.0f));
+        break;
+      case DType::Q2_K:  // scales/mins nibbles and quants random; d, dmin last
+        put_f16(p + 80, uniform(rng, 0.0f, 0.02f));
+        put_f16(p + 82, uniform(rng, 0.0f, 0.02f));
+        break;
+      case DType::Q3_K: put_f16(p + 108, uniform(rng, -0.004f, 0.004f)); break;  // hmask, qs, scales random; d
+      case DType::Q5_K:  // as Q4_K: d, dmin, 12 bytes of scales/mins; qh and quants random
+        put_f16(p, uniform(rng, 0.0f, 0.002f));
+        put_f16(p + 2, uniform(rng, 0.0f, 0.01f));
+        break;
+      case DType::IQ4_NL: put_f16(p, uniform(rng, -0.005f, 0.005f)); break;
+      case DType::IQ4_XS: put_f16(p, uniform(rng, -0.0002f, 0.0002f)); break;  // d, then scale bits and codes
       default: break;
     }
   }

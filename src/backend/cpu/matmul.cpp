@@ -258,6 +258,13 @@ void matmul(const TensorView& w, const float* x, float* y, int n, ThreadPool& po
     case DType::Q4_1: return matmul_dtype<DType::Q4_1>(w, x, y, n, pool);
     case DType::Q4_K: return matmul_dtype<DType::Q4_K>(w, x, y, n, pool);
     case DType::Q6_K: return matmul_dtype<DType::Q6_K>(w, x, y, n, pool);
+    case DType::Q5_0: return matmul_dtype<DType::Q5_0>(w, x, y, n, pool);
+    case DType::Q5_1: return matmul_dtype<DType::Q5_1>(w, x, y, n, pool);
+    case DType::Q2_K: return matmul_dtype<DType::Q2_K>(w, x, y, n, pool);
+    case DType::Q3_K: return matmul_dtype<DType::Q3_K>(w, x, y, n, pool);
+    case DType::Q5_K: return matmul_dtype<DType::Q5_K>(w, x, y, n, pool);
+    case DType::IQ4_NL: return matmul_dtype<DType::IQ4_NL>(w, x, y, n, pool);
+    case DType::IQ4_XS: return matmul_dtype<DType::IQ4_XS>(w, x, y, n, pool);
     default: return ref::matmul(w, x, y, n, pool);  // I32 and any future type
   }
 }

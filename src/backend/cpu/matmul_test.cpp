@@ -5,6 +5,8 @@
 // both sides of the fused/panel switch.
 #include <cmath>
 #include <cstring>
+#include <iterator>
+#include <string>
 #include <vector>
 
 #include "backend/cpu/kernel_test_util.h"
@@ -18,15 +20,17 @@ using namespace tc::cpu::testing_util;
 
 namespace {
 
-const DType kAllWeightTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0,
-                                 DType::Q4_0, DType::Q4_1, DType::Q4_K, DType::Q6_K};
+const DType kAllWeightTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0,   DType::Q5_0,
+                                 DType::Q5_1, DType::Q4_0, DType::Q4_1, DType::IQ4_NL, DType::Q2_K,
+                                 DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K,   DType::IQ4_XS};
+static_assert(std::size(kAllWeightTypes) == size_t(DType::Count) - 1, "every weight dtype (all but I32)");
 
 // Widths to try for a dtype: block multiples for quantised types, odd ones for plain types.
 std::vector<int64_t> widths_for(DType t) {
   switch (t) {
     case DType::F32: case DType::F16: case DType::BF16: return {1, 13, 64, 577};
-    case DType::Q4_K: case DType::Q6_K: return {256, 768};
-    default: return {32, 96, 576};
+    default:  // one block, an odd number of blocks (vector tails in the row loop), a longer row
+      return dtype_info(t).block_elems == 256 ? std::vector<int64_t>{256, 768} : std::vector<int64_t>{32, 96, 576};
   }
 }
 
@@ -140,4 +144,15 @@ TC_TEST(cpu_embedding_row_matches_reference_and_rejects_bad_ids) {
     TC_EXPECT_THROWS(cpu::embedding_row(table, 9, got.data()), "outside the vocabulary");
     TC_EXPECT_THROWS(cpu::embedding_row(table, -1, got.data()), "outside the vocabulary");
   }
+}
+
+TC_TEST(cpu_kernels_run_the_vector_path_this_binary_was_built_for) {
+  // thinkcache_tests runs the widest path the host compiler targets; the
+  // thinkcache_kernel_tests_<variant> binaries the narrower ones (see CMakeLists.txt).
+  const std::string isa = cpu::cpu_isa_name();
+  std::printf("  kernel vector path: %s\n", isa.c_str());
+#if defined(TC_KERNEL_VARIANT)
+  if (std::string(TC_KERNEL_VARIANT) == "scalar") TC_EXPECT_EQ(isa, std::string("scalar"));
+  else TC_EXPECT(isa != "avx512");
+#endif
 }

@@ -1,7 +1,7 @@
 // CPU kernels used by the transformer graph. Each has a plain reference twin in
 // ops_ref.h that the tests compare against (and that documents the exact semantics).
-// All activations are f32; weights stay in their file dtype (F32/F16/BF16/Q8_0/Q4_0/Q4_1/
-// Q4_K/Q6_K) and are never dequantised as whole matrices. SIMD width is chosen at compile
+// All activations are f32; weights stay in their file dtype (F32/F16/BF16/Q8_0/Q5_0/Q5_1/
+// Q4_0/Q4_1/Q2_K/Q3_K/Q4_K/Q5_K/Q6_K/IQ4_NL/IQ4_XS) and are never dequantised as whole matrices. SIMD width is chosen at compile
 // time (AVX-512, AVX2+FMA+F16C, or portable scalar): see simd.h and cpu_isa_name().
 #pragma once
 

@@ -4,7 +4,8 @@
 //   portable scalar               kW = 8 (a struct of floats; the compiler may vectorise it)
 // Kernels are written once against VF (floats), VI (int32 lanes) and VM (lane masks), so the
 // scalar build is the same algorithm as the SIMD one, only slower. Define TC_NO_AVX512 to
-// build the AVX2 path on an AVX-512 machine (to compare them).
+// build the AVX2 path on an AVX-512 machine, TC_NO_SIMD for the scalar one (the kernel
+// tests are built that way too: thinkcache_kernel_tests_avx2 / _scalar).
 //
 // Conversions are exact (u8/i8/nibbles -> float, f16/bf16 -> float), so dequantised weights
 // equal the scalar reference as long as kernels keep its operation order (up to FMA
@@ -15,7 +16,8 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__F16C__) && !defined(TC_NO_AVX512)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__F16C__) && !defined(TC_NO_AVX512) && \
+    !defined(TC_NO_SIMD)
 #define TC_SIMD_AVX512 1
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
 // GCC 12's AVX-512 conversion intrinsics pass an "undefined" vector that trips
@@ -24,7 +26,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #include <immintrin.h>
-#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__) && !defined(TC_NO_SIMD)
 #define TC_SIMD_AVX2 1
 #include <immintrin.h>
 #else
@@ -67,6 +69,9 @@ TC_INLINE VI add_i(VI a, VI b) { return {_mm512_add_epi32(a.v, b.v)}; }
 TC_INLINE VI sub_i(VI a, VI b) { return {_mm512_sub_epi32(a.v, b.v)}; }
 template <int k> TC_INLINE VI shl_i(VI a) { return {_mm512_slli_epi32(a.v, k)}; }
 template <int k> TC_INLINE VI shr_i(VI a) { return {_mm512_srli_epi32(a.v, k)}; }
+TC_INLINE VI shr_n(VI a, int n) { return {_mm512_srl_epi32(a.v, _mm_cvtsi32_si128(n))}; }  // all lanes by n
+TC_INLINE VI srlv_i(VI a, VI n) { return {_mm512_srlv_epi32(a.v, n.v)}; }                  // lane i by n[i]
+TC_INLINE VI iota_i() { return {_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)}; }
 TC_INLINE VF to_float(VI a) { return {_mm512_cvtepi32_ps(a.v)}; }
 TC_INLINE VI to_int_nearest(VF a) { return {_mm512_cvtps_epi32(a.v)}; }
 TC_INLINE VF bits_as_float(VI a) { return {_mm512_castsi512_ps(a.v)}; }
@@ -94,6 +99,20 @@ TC_INLINE V4 reduce4(VF a, VF b, VF c, VF d) {
 #define TC_SIMD_HAS_LUT16 1
 TC_INLINE VF lut16(VI idx, VF table) { return {_mm512_permutexvar_ps(idx.v, table.v)}; }
 TC_INLINE VF iota() { return {_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)}; }
+// table[idx & 15] in the lanes whose bit of `mask` is set, src elsewhere: with lut16 it
+// dequantises 5-bit codes from two 16-entry tables, the 5th bits given as a lane mask.
+TC_INLINE VF lut16_masked(VF src, uint32_t mask, VI idx, VF table) {
+  return {_mm512_mask_permutexvar_ps(src.v, __mmask16(mask), idx.v, table.v)};
+}
+// Bit l (l < 32) = bit `bit` of p[l].
+TC_INLINE uint32_t byte_bits32(const uint8_t* p, int bit) {
+  return _mm256_test_epi8_mask(_mm256_loadu_si256((const __m256i*)p), _mm256_set1_epi8(char(1 << bit)));
+}
+// Bitwise m ? a : b (one vpternlogd).
+TC_INLINE VI select_bits(VI m, VI a, VI b) { return {_mm512_ternarylogic_epi32(m.v, a.v, b.v, 0xCA)}; }
+// A 16-entry float table for lut16 (here one register).
+using Lut16 = VF;
+TC_INLINE Lut16 lut16_table(float d, const float* values) { return mul(set1(d), load(values)); }  // d * values[i]
 // Lanes 0..7 from a, 8..15 from b.
 TC_INLINE VF halves(VF a, VF b) { return {_mm512_mask_blend_ps(0xFF00, a.v, b.v)}; }
 
@@ -152,6 +171,9 @@ TC_INLINE VI add_i(VI a, VI b) { return {_mm256_add_epi32(a.v, b.v)}; }
 TC_INLINE VI sub_i(VI a, VI b) { return {_mm256_sub_epi32(a.v, b.v)}; }
 template <int k> TC_INLINE VI shl_i(VI a) { return {_mm256_slli_epi32(a.v, k)}; }
 template <int k> TC_INLINE VI shr_i(VI a) { return {_mm256_srli_epi32(a.v, k)}; }
+TC_INLINE VI shr_n(VI a, int n) { return {_mm256_srl_epi32(a.v, _mm_cvtsi32_si128(n))}; }
+TC_INLINE VI srlv_i(VI a, VI n) { return {_mm256_srlv_epi32(a.v, n.v)}; }
+TC_INLINE VI iota_i() { return {_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)}; }
 TC_INLINE VF to_float(VI a) { return {_mm256_cvtepi32_ps(a.v)}; }
 TC_INLINE VI to_int_nearest(VF a) { return {_mm256_cvtps_epi32(a.v)}; }
 TC_INLINE VF bits_as_float(VI a) { return {_mm256_castsi256_ps(a.v)}; }
@@ -161,6 +183,17 @@ TC_INLINE VI load_i8_i(const int8_t* p) { return {_mm256_cvtepi8_epi32(_mm_loadl
 TC_INLINE VF load_f16(const uint16_t* p) { return {_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p))}; }
 TC_INLINE VF load_bf16(const uint16_t* p) {
   return {_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16))};
+}
+
+// A 16-entry float table in two registers; lut16 = two 8-entry permutes and a blend on bit 3.
+struct Lut16 { __m256 lo, hi; };
+TC_INLINE Lut16 lut16_table(float d, const float* values) {  // d * values[i]
+  const __m256 s = _mm256_set1_ps(d);
+  return {_mm256_mul_ps(s, _mm256_loadu_ps(values)), _mm256_mul_ps(s, _mm256_loadu_ps(values + 8))};
+}
+TC_INLINE VF lut16(VI idx, const Lut16& t) {  // t[idx & 15]
+  const __m256 a = _mm256_permutevar8x32_ps(t.lo, idx.v), b = _mm256_permutevar8x32_ps(t.hi, idx.v);
+  return {_mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32(idx.v, 28)))};
 }
 
 TC_INLINE VM cmp_le_i(VI a, VI b) { return {_mm256_castsi256_ps(_mm256_xor_si256(_mm256_cmpgt_epi32(a.v, b.v), _mm256_set1_epi32(-1)))}; }
@@ -208,6 +241,9 @@ TC_INLINE VI add_i(VI a, VI b) { TC_LANES a.v[l_] += b.v[l_]; return a; }
 TC_INLINE VI sub_i(VI a, VI b) { TC_LANES a.v[l_] -= b.v[l_]; return a; }
 template <int k> TC_INLINE VI shl_i(VI a) { TC_LANES a.v[l_] = int32_t(uint32_t(a.v[l_]) << k); return a; }
 template <int k> TC_INLINE VI shr_i(VI a) { TC_LANES a.v[l_] = int32_t(uint32_t(a.v[l_]) >> k); return a; }
+TC_INLINE VI shr_n(VI a, int n) { TC_LANES a.v[l_] = int32_t(uint32_t(a.v[l_]) >> n); return a; }
+TC_INLINE VI srlv_i(VI a, VI n) { TC_LANES a.v[l_] = int32_t(uint32_t(a.v[l_]) >> n.v[l_]); return a; }
+TC_INLINE VI iota_i() { VI r; TC_LANES r.v[l_] = l_; return r; }
 TC_INLINE VF to_float(VI a) { VF r; TC_LANES r.v[l_] = float(a.v[l_]); return r; }
 TC_INLINE VI to_int_nearest(VF a) { VI r; TC_LANES r.v[l_] = int32_t(std::nearbyint(a.v[l_])); return r; }
 TC_INLINE VF bits_as_float(VI a) { VF r; std::memcpy(r.v, a.v, sizeof r.v); return r; }
@@ -216,6 +252,14 @@ TC_INLINE VI load_u8_i(const uint8_t* p) { VI r; TC_LANES r.v[l_] = p[l_]; retur
 TC_INLINE VI load_i8_i(const int8_t* p) { VI r; TC_LANES r.v[l_] = p[l_]; return r; }
 TC_INLINE VF load_f16(const uint16_t* p) { VF r; TC_LANES r.v[l_] = f16_to_f32(p[l_]); return r; }
 TC_INLINE VF load_bf16(const uint16_t* p) { VF r; TC_LANES r.v[l_] = bf16_to_f32(p[l_]); return r; }
+
+struct Lut16 { float v[16]; };
+TC_INLINE Lut16 lut16_table(float d, const float* values) {
+  Lut16 t;
+  for (int i = 0; i < 16; ++i) t.v[i] = d * values[i];
+  return t;
+}
+TC_INLINE VF lut16(VI idx, const Lut16& t) { VF r; TC_LANES r.v[l_] = t.v[idx.v[l_] & 15]; return r; }
 
 TC_INLINE VM cmp_le_i(VI a, VI b) { VM r; TC_LANES r.m[l_] = a.v[l_] <= b.v[l_]; return r; }
 TC_INLINE VM cmp_eq(VF a, VF b) { VM r; TC_LANES r.m[l_] = a.v[l_] == b.v[l_]; return r; }
@@ -266,6 +310,15 @@ TC_INLINE void store_partial(float* p, VF a, int n) {
   float tmp[kW];
   store(tmp, a);
   std::memcpy(p, tmp, sizeof(float) * size_t(n));
+}
+// Stores lanes 0..7 of a.
+TC_INLINE void store_first8(float* p, VF a) {
+#if defined(TC_SIMD_AVX512)
+  _mm256_storeu_ps(p, _mm512_castps512_ps256(a.v));
+#else
+  static_assert(kW == 8);
+  store(p, a);
+#endif
 }
 TC_INLINE VF load_f16_partial(const uint16_t* p, int n) {
   n = n < kW ? n : kW;
