@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "eval/tasks_suites.h"
+#include "text/pretokenizer.h"
 #include "util/error.h"
 
 namespace tc::eval {
@@ -149,6 +150,25 @@ TaskProblem task_problem_from_json(const Json& object) {
   p.trace = field("trace");
   p.answer = field("answer");
   return p;
+}
+
+int64_t task_text_tokens(std::string_view text) {
+  int64_t tokens = 0;
+  std::vector<std::string_view> pieces;
+  size_t start = 0;
+  while (start <= text.size()) {
+    // The next think tag: counted as one token, the text before it as pre-tokenizer pieces.
+    size_t open = text.find("<think>", start), close = text.find("</think>", start);
+    size_t tag = std::min(open, close);
+    std::string_view part = text.substr(start, tag == std::string_view::npos ? std::string_view::npos : tag - start);
+    pieces.clear();
+    regex_scan(RegexScanner::Qwen2, part, pieces);
+    tokens += int64_t(pieces.size());
+    if (tag == std::string_view::npos) break;
+    ++tokens;
+    start = tag + (tag == open ? 7 : 8);
+  }
+  return tokens;
 }
 
 std::string_view task_variable_names() { return "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"; }

@@ -90,6 +90,12 @@ std::string task_problem_to_json(const TaskProblem& problem);
 // The inverse; throws tc::Error naming the missing or mistyped field.
 TaskProblem task_problem_from_json(const Json& object);
 
+// Tokens of a problem's text as the testbed tokenizers count them: pieces of the Qwen2
+// pre-tokenizer (their byte-level BPE merges within a piece and never across, and the suites'
+// vocabulary is small enough that every piece is one token), with <think> and </think> one
+// token each. Used by generators that bound their sequences' length and prompt share.
+int64_t task_text_tokens(std::string_view text);
+
 // Variable names used by the suites: the 52 ASCII letters, lowercase first.
 std::string_view task_variable_names();
 

@@ -168,8 +168,8 @@ std::vector<int> write_search(const std::vector<Room>& rooms, int target, std::s
   return path;
 }
 
-TaskProblem generate(uint64_t seed, uint64_t index, const TaskParams& p) {
-  Rng rng = Rng::derive(seed, index);
+// One draw of a maze and its targets, written out.
+TaskProblem draw_problem(Rng& rng, const TaskParams& p) {
   const int n_rooms = int(p.get("rooms")), n_targets = int(p.get("targets"));
   std::vector<Room> rooms = make_tree(rng, n_rooms, int(p.get("max_doors")), int(p.get("max_depth")));
 
@@ -185,8 +185,6 @@ TaskProblem generate(uint64_t seed, uint64_t index, const TaskParams& p) {
   for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
 
   TaskProblem problem;
-  problem.suite = "maze";
-  problem.id = "maze-s" + std::to_string(seed) + "-" + std::to_string(index);
   for (int r : order) {
     problem.prompt += room_char(rooms, r);
     problem.prompt += ':';
@@ -211,6 +209,27 @@ TaskProblem generate(uint64_t seed, uint64_t index, const TaskParams& p) {
   return problem;
 }
 
+// How long a search takes depends on where its targets lie, so a problem is drawn again (up
+// to kMaxDraws times, from the same stream) until its sequence (prompt + trace + EOS, in the
+// testbed tokenizer's tokens) is at most max_length and its prompt at most max_prompt_percent
+// of it; if no draw qualifies (parameters that cannot, e.g. small mazes), the last one is used.
+constexpr int kMaxDraws = 64;
+
+TaskProblem generate(uint64_t seed, uint64_t index, const TaskParams& p) {
+  Rng rng = Rng::derive(seed, index);
+  const int64_t max_length = p.get("max_length"), max_percent = p.get("max_prompt_percent");
+  TaskProblem problem;
+  for (int draw = 0; draw < kMaxDraws; ++draw) {
+    problem = draw_problem(rng, p);
+    const int64_t prompt = task_text_tokens(problem.prompt);
+    const int64_t length = prompt + task_text_tokens(problem.trace) + 1;
+    if ((max_length == 0 || length <= max_length) && prompt * 100 <= max_percent * length) break;
+  }
+  problem.suite = "maze";
+  problem.id = "maze-s" + std::to_string(seed) + "-" + std::to_string(index);
+  return problem;
+}
+
 }  // namespace
 
 const TaskSuite& task_suite_maze() {
@@ -222,6 +241,9 @@ const TaskSuite& task_suite_maze() {
           {"targets", 4, 1, 51, "rooms to find, one depth-first search from the entrance each"},
           {"max_doors", 3, 1, 51, "most doors out of one room (children in the tree)"},
           {"max_depth", 12, 1, 51, "deepest room (the entrance is at depth 0)"},
+          {"max_length", 4000, 0, 1000000,
+           "redraw (up to 64 times) a problem whose prompt + trace + EOS exceeds this many tokens (0: no limit)"},
+          {"max_prompt_percent", 10, 1, 100, "redraw (up to 64 times) a problem whose prompt is a larger share of it"},
       },
       validate,
       generate,

@@ -326,3 +326,27 @@ TC_TEST(tasks_bad_names_and_parameters) {
   TC_EXPECT_THROWS(task_params_resolve(task_suite("arith"), std::vector<std::string>{"digits=61"}),
                    "out of range [1, 60]");
 }
+
+// Counted by hand with the Qwen2 pre-tokenizer: <think> | \n | a | = | 1 | 2 | \n | </think> |
+// \n | answer | : | " " | 3  (a space before a digit is its own piece).
+TC_TEST(tasks_text_tokens_counts_pieces_and_think_tags) {
+  TC_EXPECT_EQ(task_text_tokens("<think>\na=12\n</think>\nanswer: 3"), int64_t(13));
+  TC_EXPECT_EQ(task_text_tokens(""), int64_t(0));
+  TC_EXPECT_EQ(task_text_tokens("<think></think>"), int64_t(2));
+  TC_EXPECT_EQ(task_text_tokens("path a b c\n"), int64_t(5));
+}
+
+// The maze defaults keep every problem within the seeds' regime (by the same count), and the
+// redraw never changes what a seed gives.
+TC_TEST(tasks_maze_defaults_bound_length_and_prompt_share) {
+  const TaskSuite& suite = task_suite("maze");
+  TaskParams params = task_params_resolve(suite, std::vector<std::string>{});
+  for (const TaskProblem& p : task_generate(suite, 1, 0, 50, params)) {
+    const int64_t prompt = task_text_tokens(p.prompt);
+    const int64_t length = prompt + task_text_tokens(p.trace) + 1;
+    TC_EXPECT(length <= 4000);
+    TC_EXPECT(prompt * 10 <= length);
+    TC_EXPECT(suite.check(p, p.trace));
+    TC_EXPECT(!suite.check(p, p.trace + "x"));
+  }
+}

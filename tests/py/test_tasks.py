@@ -67,6 +67,133 @@ def test_jsonl_shape_and_answers(tc_bin):
         assert r["answer"] == str(sum(map(int, numbers)))
 
 
+def solve_maze(prompt: str):
+    """Independent solution of a maze prompt: the tree from its room lines, a depth-first search
+    per target trying doors in the listed order. Returns (doors, entrance, targets, paths)."""
+    lines = prompt.rstrip("\n").split("\n")
+    doors = {}
+    for line in lines[:-1]:
+        m = re.fullmatch(r"([a-zA-Z]): (-|[a-zA-Z](?: [a-zA-Z])*)", line)
+        assert m, line
+        assert m.group(1) not in doors
+        doors[m.group(1)] = [] if m.group(2) == "-" else m.group(2).split(" ")
+    m = re.fullmatch(r"from ([a-zA-Z]) find((?: [a-zA-Z])+)", lines[-1])
+    assert m, lines[-1]
+    entrance, targets = m.group(1), m.group(2).split()
+
+    def dfs(room, target, path):
+        path = path + [room]
+        if room == target:
+            return path
+        for child in doors[room]:
+            found = dfs(child, target, path)
+            if found:
+                return found
+        return None
+
+    return doors, entrance, targets, [dfs(entrance, t, []) for t in targets]
+
+
+def replay_maze_trace(trace: str, doors: dict, entrance: str, targets: list):
+    """Walks the trace line by line, checking each against the search it describes: room lines are
+    copies of the prompt's, paths follow the moves, doors are tried in order, backs go to the
+    parent. Returns the found paths."""
+    lines = trace.split("\n")
+    assert lines[0] == "<think>"
+    i, found = 1, []
+    for target in targets:
+        assert lines[i] == f"search {target}"
+        i += 1
+        path, tried = [], {}
+        room = entrance
+        while True:
+            assert lines[i] == f"{room}: " + (" ".join(doors[room]) or "-"), (i, lines[i])
+            if not path or path[-1] != room:
+                path.append(room)
+            assert lines[i + 1] == "path " + " ".join(path), (i, lines[i + 1])
+            i += 2
+            if room == target:
+                assert lines[i] == f"found {target}: " + " ".join(path)
+                i += 1
+                found.append(path)
+                break
+            done = tried.setdefault(room, 0)
+            if done < len(doors[room]):
+                child = doors[room][done]
+                expected = f"go {child}" if done == 0 else f"after {doors[room][done - 1]} go {child}"
+                assert lines[i] == expected, (i, lines[i], expected)
+                tried[room] = done + 1
+                tried.pop(child, None)
+                room = child
+                i += 1
+                continue
+            if doors[room]:
+                assert lines[i] == f"after {doors[room][-1]} none"
+                i += 1
+            path.pop()
+            room = path[-1]
+            assert lines[i] == f"back {room}"
+            i += 1
+    assert lines[i] == "</think>"
+    return found
+
+
+def test_maze_answers_and_traces_replay(tc_bin):
+    settings = [[], ["rooms=10", "targets=1"], ["rooms=52", "targets=6", "max_doors=2", "max_depth=20"],
+                ["rooms=20", "targets=3", "max_doors=5", "max_depth=3", "max_length=0", "max_prompt_percent=100"]]
+    for params in settings:
+        rows = tasks(tc_bin, "--suite", "maze", "--n", "25", "--seed", "7", *sum((["--param", p] for p in params), []))
+        for r in rows:
+            doors, entrance, targets, paths = solve_maze(r["prompt"])
+            assert len(set(targets)) == len(targets) and entrance not in targets
+            assert r["answer"] == ", ".join(" ".join(p) for p in paths)
+            assert replay_maze_trace(r["trace"], doors, entrance, targets) == paths
+            assert r["trace"].endswith("</think>\nanswer: " + r["answer"])
+
+
+def test_sum_answers_and_scratchpads(tc_bin):
+    for params in [[], ["items=1"], ["items=30", "digits_min=1", "digits_max=9"]]:
+        for r in tasks(tc_bin, "--suite", "sum", "--n", "25", "--seed", "8", *sum((["--param", p] for p in params), [])):
+            lines = r["prompt"].rstrip("\n").split("\n")
+            items = [tuple(line.split("=")) for line in lines[:-1]]
+            assert lines[-1] == f"add {items[0][0]} to {items[-1][0]}"
+            assert [name for name, _ in items] == list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[:len(items)])
+            total = sum(int(v) for _, v in items)
+            assert r["answer"] == str(total)
+            # Every scratch line "A+B cC rR" follows from the one above it by one column of addition.
+            trace = r["trace"].split("\n")
+            scratch = [re.fullmatch(r"(\d*)\+(\d*) c([01]) r(\d*)", line) for line in trace]
+            for above, below in zip(scratch, scratch[1:]):
+                if not (above and below):
+                    continue
+                a, b, carry, result = above.group(1), above.group(2), int(above.group(3)), above.group(4)
+                s = carry + (int(a[-1]) if a else 0) + (int(b[-1]) if b else 0)
+                assert below.groups() == (a[:-1], b[:-1], str(s // 10), str(s % 10) + result)
+            sums = [int(line[4:]) for line in trace if line.startswith("sum=")]
+            order = [int(v) for _, v in items] + [int(v) for _, v in reversed(items)]
+            assert sums == [sum(order[:k + 1]) - (sum(order[:len(items)]) if k >= len(items) else 0)
+                            for k in range(2 * len(items))]
+            assert f"so {total}={total}" in trace
+
+
+def test_long_suites_lengths_in_the_seeds_regime(tc_bin):
+    """The defaults: full-cache sequences of 1,000-4,000 tokens with the prompt at most 10%,
+    counted with a Qwen-style byte-level BPE learned on the suites' text (the testbed's kind)."""
+    tokenizers = pytest.importorskip("tokenizers")
+    import sys
+    sys.path.insert(0, str(REPO / "tools"))
+    from testbed_tokenizer import train_tokenizer
+    corpus = tasks(tc_bin, "--suite", "maze", "--n", "300", "--seed", "1000") + \
+        tasks(tc_bin, "--suite", "sum", "--n", "300", "--seed", "1000")
+    tok = train_tokenizer([r["prompt"] + r["trace"] for r in corpus])
+    for suite in ("maze", "sum"):
+        for r in tasks(tc_bin, "--suite", suite, "--n", "100", "--seed", "1"):
+            prompt = len(tok.encode(r["prompt"]).ids)
+            length = prompt + len(tok.encode(r["trace"]).ids) + 1
+            assert 1000 <= length <= 4000, (r["id"], length)
+            assert prompt <= 0.1 * length, (r["id"], prompt, length)
+
+
 def test_same_seed_same_bytes(tc_bin, tmp_path):
     args = ["tasks", "--suite", "chain", "--n", "30", "--seed", "9", "--param", "queries=2"]
     a = run_tc(tc_bin, *args).stdout
